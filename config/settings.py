@@ -1,0 +1,133 @@
+"""Settings from ``REVIEWER_*`` environment variables (plus ``OPENAI_API_KEY``/``OPENAI_BASE_URL``).
+
+Nothing is read at import: call :func:`load_settings`. Invalid configuration fails fast with
+a message naming the environment variable; secret values are never echoed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "REVIEWER_"
+
+
+class ConfigurationError(Exception):
+    """The environment does not describe a working configuration."""
+
+
+def default_state_dir() -> Path:
+    return Path(platformdirs.user_state_dir("reviewer"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    # GitHub
+    github_api_url: str = "https://api.github.com"
+    # The REST API version we are written and tested against, chosen on purpose (githubkit
+    # would otherwise send its newest schema's date).
+    github_api_version: str = "2022-11-28"
+    github_webhook_secret: SecretStr | None = None
+    github_app_id: int | None = None
+    github_app_private_key_file: Path | None = None
+    github_token: SecretStr | None = None
+    # Login of the bot account (App: "<slug>[bot]"); events it sends itself are ignored.
+    github_bot_login: str | None = None
+
+    # Storage and broker
+    database_url: str | None = None
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    state_dir: Path = Field(default_factory=default_state_dir)
+
+    # Web
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    public_url: str = "http://127.0.0.1:8000"
+
+    # Celery and reliability
+    agent_soft_time_limit_s: float = Field(default=240.0, gt=0)
+    agent_time_limit_s: float = Field(default=300.0, gt=0)
+    visibility_timeout_s: int = Field(default=3600, gt=0)
+    result_expires_s: int = Field(default=3 * 24 * 3600, gt=0)
+    review_deadline_s: int = Field(default=900, gt=0)
+    delivery_retry_after_s: int = Field(default=30, gt=0)
+    max_dispatch_attempts: int = Field(default=3, ge=1)
+    sweep_interval_s: float = Field(default=60.0, gt=0)
+    # How often a worker scans Redis for messages of a dead worker past visibility_timeout.
+    restore_interval_s: int = Field(default=30, gt=0)
+    broker_publish_timeout_s: float = Field(default=2.0, gt=0)
+
+    # Review output
+    inline_comment_cap: int = Field(default=25, ge=0)
+
+    # LLM (standard names, no prefix)
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "REVIEWER_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "REVIEWER_OPENAI_BASE_URL")
+    )
+
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Settings:
+        if self.agent_soft_time_limit_s >= self.agent_time_limit_s:
+            raise ValueError(
+                "agent_soft_time_limit_s must be below agent_time_limit_s "
+                f"({self.agent_soft_time_limit_s} >= {self.agent_time_limit_s})"
+            )
+        if self.visibility_timeout_s <= self.agent_time_limit_s:
+            raise ValueError(
+                "visibility_timeout_s must exceed agent_time_limit_s, or a slow task is "
+                "delivered twice"
+            )
+        if self.github_app_id is not None and self.github_app_private_key_file is None:
+            raise ValueError("github_app_private_key_file is required with github_app_id")
+        if self.github_app_private_key_file is not None and not self.github_app_private_key_file.is_file():
+            raise ValueError(
+                f"github_app_private_key_file {self.github_app_private_key_file} is not a readable file"
+            )
+        return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        return self.openai_api_key is not None and bool(self.openai_api_key.get_secret_value())
+
+
+_FIELD_ENV = {
+    "openai_api_key": "OPENAI_API_KEY",
+    "openai_base_url": "OPENAI_BASE_URL",
+}
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a settings field."""
+    return _FIELD_ENV.get(field, ENV_PREFIX + field.upper())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment, or fail with a message naming each bad variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_input=False, include_url=False):
+            loc = [str(part) for part in error.get("loc", ()) if part != "__root__"]
+            message = error.get("msg", "invalid")
+            if loc:
+                problems.append(f"{env_name(loc[0])}: {message}")
+            else:
+                problems.append(_name_fields_in(message))
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def _name_fields_in(message: str) -> str:
+    """Replace field names in a cross-field message by their environment variable names."""
+    for field in Settings.model_fields:
+        message = message.replace(field, env_name(field))
+    return message.removeprefix("Value error, ")

@@ -1,0 +1,88 @@
+"""The Celery application factory: every reliability setting of DESIGN §6 in one place."""
+
+from __future__ import annotations
+
+from celery import Celery
+from kombu import Queue
+
+from config.settings import Settings
+from tasks.services import Services
+
+QUEUE_LLM = "llm"
+QUEUE_DEFAULT = "default"
+
+TASK_MODULES = ("tasks.review", "tasks.sweeper")
+
+
+def create_celery_app(
+    settings: Settings,
+    *,
+    broker_url: str | None = None,
+    result_backend: str | None = None,
+    services: Services | None = None,
+) -> Celery:
+    """Build a configured Celery app; nothing connects until a task is sent or a worker starts.
+
+    ``broker_url``/``result_backend`` default to ``REVIEWER_REDIS_URL``; the local CLI passes
+    ``memory://`` and an in-memory cache backend to run the same canvas in-process.
+    """
+    app = Celery("reviewer", set_as_current=False)
+    broker = broker_url or settings.redis_url
+    app.conf.update(
+        broker_url=broker,
+        result_backend=result_backend or settings.redis_url,
+        # JSON only: never pickle.
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        event_serializer="json",
+        result_accept_content=["json"],
+        # At-least-once delivery: ack after the task ran; a worker that dies gives its task
+        # back. Every task is idempotent (see tasks.review).
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.agent_soft_time_limit_s,
+        task_time_limit=settings.agent_time_limit_s,
+        broker_transport_options={
+            # Above the longest task plus its retry countdown, or a slow task runs twice.
+            "visibility_timeout": settings.visibility_timeout_s,
+            "unacked_restore_interval": settings.restore_interval_s,
+            "unacked_restore_throttle": 1,
+            "socket_timeout": 10,
+            "socket_connect_timeout": settings.broker_publish_timeout_s,
+        },
+        result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
+        result_expires=settings.result_expires_s,
+        result_extended=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.broker_publish_timeout_s,
+        task_track_started=True,
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        timezone="UTC",
+        enable_utc=True,
+        task_default_queue=QUEUE_DEFAULT,
+        task_queues=(Queue(QUEUE_DEFAULT), Queue(QUEUE_LLM)),
+        task_routes={
+            "reviewer.run_agent": {"queue": QUEUE_LLM},
+            "reviewer.generate_fixes": {"queue": QUEUE_LLM},
+            "reviewer.*": {"queue": QUEUE_DEFAULT},
+        },
+        # Agents never raise into the chord; errbacks go on prepare, the callback and post.
+        task_allow_error_cb_on_chord_header=False,
+        beat_schedule={
+            "sweep-stuck-reviews": {
+                "task": "reviewer.sweep",
+                "schedule": settings.sweep_interval_s,
+                "options": {"queue": QUEUE_DEFAULT, "expires": settings.sweep_interval_s},
+            },
+        },
+        imports=TASK_MODULES,
+    )
+    app.reviewer_services = services or Services(settings)
+    # The tasks are shared tasks: importing their modules registers them on every app.
+    import tasks.review  # noqa: F401
+    import tasks.sweeper  # noqa: F401
+
+    return app

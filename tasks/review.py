@@ -1,0 +1,247 @@
+"""The review canvas' tasks. Thin: validate the payload, call the domain, store, return.
+
+Every task is idempotent (delivery is at least once): a snapshot, an agent result and a
+posted review are each stored once and looked up before any work is redone.
+"""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+from celery.exceptions import Ignore, SoftTimeLimitExceeded
+from pydantic import ValidationError
+
+from reviewer.adapters.github import (
+    GitHubError,
+    PermanentGitHubError,
+    ReviewPostUncertain,
+    ReviewRejected,
+    TransientGitHubError,
+)
+from reviewer.adapters.storage import ReviewStatus
+from reviewer.adapters.storage import repositories as repo
+from reviewer.collect import collect_snapshot
+from reviewer.diff import parse_file_patch
+from reviewer.merge import complete_results, merge_findings, skip_notes
+from reviewer.payloads import AgentResult, AgentStatus, ReviewRef, SkipNote
+from reviewer.render import build_review, review_marker
+from tasks.base import ReviewerTask
+
+FINISHED = {ReviewStatus.POSTED, ReviewStatus.COMPLETED, ReviewStatus.CANCELLED}
+GITHUB_RETRIES = 5
+
+
+def _backoff(retries: int) -> float:
+    return min(300.0, 2.0 * 2**retries)
+
+
+@shared_task(bind=True, base=ReviewerTask, name="reviewer.prepare", max_retries=GITHUB_RETRIES)
+def prepare(self: ReviewerTask, review_id: int) -> dict:
+    """Fetch the PR once and store its snapshot; hand the agents a small ReviewRef."""
+    log = self.log(review_id=review_id)
+    db = self.services.db
+    with db.session() as s:
+        review = repo.get_review(s, review_id)
+        if review is None:
+            log.warning("review.missing")
+            raise Ignore()
+        if review.status in FINISHED:
+            log.info("review.already_finished", status=str(review.status))
+            raise Ignore()
+        snapshot = repo.load_snapshot(s, review_id)
+        source, repo_name, number = review.source, review.repo, review.pr_number
+        head_sha, installation_id = review.head_sha, review.installation_id
+
+    if snapshot is None:
+        if source != "github":
+            raise RuntimeError(f"review {review_id} has no snapshot to work on")
+        host = self.services.code_host(installation_id)
+        try:
+            info = host.get_pull_request(repo_name, number)
+            if info.state != "open" or (head_sha and info.head_sha != head_sha):
+                reason = "pull request closed" if info.state != "open" else (
+                    f"superseded: the head moved to {info.head_sha[:12]}"
+                )
+                with db.session() as s:
+                    repo.set_review_status(s, review_id, ReviewStatus.CANCELLED, error=reason)
+                log.info("review.cancelled", reason=reason)
+                raise Ignore()
+            snapshot = collect_snapshot(host, info)
+        except TransientGitHubError as exc:
+            raise self.retry(exc=exc, countdown=exc.retry_after or _backoff(self.request.retries))
+        with db.session() as s:
+            repo.save_snapshot(s, review_id, snapshot)
+    with db.session() as s:
+        repo.set_review_status(s, review_id, ReviewStatus.RUNNING)
+    log.info("review.prepared", files=len(snapshot.files))
+    return ReviewRef(review_id=review_id, head_sha=snapshot.head_sha, files=len(snapshot.files)).model_dump()
+
+
+@shared_task(bind=True, base=ReviewerTask, name="reviewer.run_agent")
+def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> dict:
+    """Run one agent. Never raises into the chord: failure and timeout are results."""
+    log = self.log(review_id=review_id, agent=agent)
+    started = time.monotonic()
+    db = self.services.db
+    try:
+        ReviewRef.model_validate(ref)
+        with db.session() as s:
+            done = repo.load_agent_results(s, review_id).get(agent)
+            snapshot = repo.load_snapshot(s, review_id) if done is None else None
+        if done is not None and done.status == AgentStatus.OK:
+            log.info("agent.reused")
+            return done.model_dump(mode="json")
+        if snapshot is None:
+            raise RuntimeError("the review's snapshot is missing")
+        result = self.services.run_agent(agent, snapshot)
+    except SoftTimeLimitExceeded:
+        result = AgentResult(
+            agent=agent,
+            status=AgentStatus.TIMEOUT,
+            error=f"stopped at the {self.services.settings.agent_soft_time_limit_s:g}s time limit",
+        )
+    except Exception as exc:  # an agent's failure is reported in the review, not raised
+        log.exception("agent.failed")
+        result = AgentResult(agent=agent, status=AgentStatus.FAILED, error=f"{type(exc).__name__}: {exc}")
+    result.duration_s = round(time.monotonic() - started, 4)
+    try:
+        with db.session() as s:
+            repo.save_agent_result(s, review_id, result)
+    except Exception:
+        log.exception("agent.result_not_stored")
+    log.info("agent.finished", status=str(result.status), findings=len(result.findings))
+    return result.model_dump(mode="json")
+
+
+@shared_task(bind=True, base=ReviewerTask, name="reviewer.generate_fixes")
+def generate_fixes(self: ReviewerTask, results: list, *, review_id: int) -> dict:
+    """The chord callback: validate what the agents returned, merge, store the findings."""
+    log = self.log(review_id=review_id)
+    received = []
+    for raw in results or []:
+        try:
+            received.append(AgentResult.model_validate(raw))
+        except ValidationError as exc:
+            log.warning("agent.result_invalid", error=str(exc)[:500])
+    with self.services.db.session() as s:
+        stored = repo.load_agent_results(s, review_id)
+        complete = complete_results(received, stored)
+        findings = merge_findings(complete.values())
+        repo.save_findings(s, review_id, findings)
+        for result in complete.values():
+            if result.agent not in stored:
+                repo.save_agent_result(s, review_id, result)
+    log.info("review.merged", findings=len(findings))
+    return {"review_id": review_id, "findings": len(findings)}
+
+
+@shared_task(bind=True, base=ReviewerTask, name="reviewer.post_review", max_retries=GITHUB_RETRIES)
+def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: int) -> dict:
+    """Post ONE review. The row lock and the hidden marker make a second post impossible."""
+    log = self.log(review_id=review_id)
+    services = self.services
+    with services.db.session() as s:
+        review = repo.lock_review(s, review_id)
+        if review is None or review.status in FINISHED:
+            return {"review_id": review_id, "status": str(review.status) if review else "missing"}
+        results = repo.load_agent_results(s, review_id)
+        findings = repo.load_findings(s, review_id)
+        snapshot = repo.load_snapshot(s, review_id)
+        file_notes = [SkipNote(path=f.path, reason=f.skip_reason) for f in snapshot.files if f.skip_reason]
+        skipped = skip_notes(results.values(), file_notes)
+        summary = {
+            "findings": len(findings),
+            "agents": {name: str(r.status) for name, r in results.items()},
+            "skipped": len(skipped),
+        }
+        repo.save_summary(s, review_id, summary)
+        if review.source != "github":
+            repo.set_review_status(s, review_id, ReviewStatus.COMPLETED)
+            return {"review_id": review_id, "status": "completed"}
+
+        files = {
+            f.path: parse_file_patch(f.path, f.patch, status=str(f.status), previous_path=f.previous_path)
+            for f in snapshot.files
+        }
+        marker = review_marker(review_id, review.head_sha)
+        host = services.code_host(review.installation_id)
+
+        def render(inline_cap: int):
+            return build_review(
+                findings,
+                files,
+                results,
+                review_id=review_id,
+                head_sha=review.head_sha,
+                inline_cap=inline_cap,
+                llm_used=False,
+                skipped=skipped,
+                dashboard_url=f"{services.settings.public_url.rstrip('/')}/dashboard/reviews/{review_id}",
+            )
+
+        rendered = render(services.settings.inline_comment_cap)
+        try:
+            github_id = host.find_review_with_marker(review.repo, review.pr_number, marker)
+            if github_id is None:
+                try:
+                    github_id = host.create_review(
+                        review.repo, review.pr_number, commit_id=review.head_sha,
+                        body=rendered.body, comments=rendered.comments,
+                    )
+                except ReviewRejected as exc:
+                    # GitHub refused an anchor we thought valid: post everything in the body
+                    # rather than lose the review.
+                    log.warning("review.anchors_rejected", error=str(exc)[:500])
+                    rendered = render(0)
+                    github_id = host.create_review(
+                        review.repo, review.pr_number, commit_id=review.head_sha,
+                        body=rendered.body, comments=[],
+                    )
+            else:
+                log.info("review.found_already_posted", github_review_id=github_id)
+        except (ReviewPostUncertain, TransientGitHubError) as exc:
+            # Never blindly retried: the retry starts by looking for the marker.
+            countdown = getattr(exc, "retry_after", None) or _backoff(self.request.retries)
+            raise self.retry(exc=exc, countdown=countdown)
+        except PermanentGitHubError:
+            raise
+        except GitHubError as exc:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+
+        repo.record_posted(
+            s, review_id=review_id, repo=review.repo, pr_number=review.pr_number,
+            kind="review", fingerprint=marker, github_id=github_id,
+        )
+        for finding_fp, comment in _comment_fingerprints(rendered.comments):
+            repo.record_posted(
+                s, review_id=review_id, repo=review.repo, pr_number=review.pr_number,
+                kind="inline", fingerprint=finding_fp, path=comment.path, line=comment.line,
+            )
+        review.github_review_id = github_id
+        repo.set_review_status(s, review_id, ReviewStatus.POSTED)
+    log.info("review.posted", github_review_id=github_id, comments=len(rendered.comments))
+    return {"review_id": review_id, "status": "posted", "github_review_id": github_id}
+
+
+def _comment_fingerprints(comments):
+    from reviewer.render import fingerprint_of_comment
+
+    for comment in comments:
+        fp = fingerprint_of_comment(comment.body)
+        if fp:
+            yield fp, comment
+
+
+@shared_task(bind=True, base=ReviewerTask, name="reviewer.mark_review_failed")
+def mark_review_failed(self: ReviewerTask, *args, review_id: int | None = None) -> None:
+    """Errback of the canvas: the review is marked failed with the error, never left hanging.
+
+    Celery calls errbacks as ``(request, exc, traceback)``; the review id comes bound.
+    """
+    error = next((f"{type(a).__name__}: {a}" for a in args if isinstance(a, BaseException)), "task failed")
+    with self.services.db.session() as s:
+        review = repo.get_review(s, review_id)
+        if review is not None and review.status not in FINISHED:
+            repo.set_review_status(s, review_id, ReviewStatus.FAILED, error=error[:2000])
+    self.log(review_id=review_id).error("review.failed", error=error[:500])
