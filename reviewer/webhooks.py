@@ -1,0 +1,196 @@
+"""What a GitHub webhook delivery means for us: signature check and the review/cancel/ignore decision.
+
+Pure on purpose (no I/O): the web layer verifies, calls :func:`decide`, records and enqueues,
+so GitHub gets its answer in milliseconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+SIGNATURE_PREFIX = "sha256="
+
+#: Actions that start (or re-start) a review of the PR's current head.
+REVIEW_ACTIONS = frozenset({"opened", "reopened", "ready_for_review", "synchronize"})
+#: Actions after which a running review is no longer wanted.
+CANCEL_ACTIONS = frozenset({"closed", "converted_to_draft"})
+
+
+class PayloadError(ValueError):
+    """The delivery claims to be an event we handle but its body does not match that event."""
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """The ``X-Hub-Signature-256`` value GitHub would send for ``body`` (for tests and fakes)."""
+    return SIGNATURE_PREFIX + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+    """Whether ``header`` is the HMAC-SHA256 of the raw ``body`` under ``secret``.
+
+    Compared in constant time. A missing, malformed or non-``sha256=`` header is simply
+    invalid: the caller answers 401 either way and must not say which.
+    """
+    if not secret or not header or not header.startswith(SIGNATURE_PREFIX):
+        return False
+    given = header[len(SIGNATURE_PREFIX) :].strip().lower()
+    if len(given) != 64 or any(c not in "0123456789abcdef" for c in given):
+        return False
+    return hmac.compare_digest(sign(secret, body), SIGNATURE_PREFIX + given)
+
+
+# -- the parts of the payloads we use ---------------------------------------------------------
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class Account(_Model):
+    login: str
+    type: str = "User"
+
+
+class GitRef(_Model):
+    sha: str
+    ref: str
+
+
+class PullRequestData(_Model):
+    number: int
+    state: str
+    draft: bool = False
+    head: GitRef
+    base: GitRef
+    user: Account
+    title: str = ""
+
+
+class Repository(_Model):
+    full_name: str
+
+
+class Installation(_Model):
+    id: int
+
+
+class PullRequestEvent(_Model):
+    """The ``pull_request`` webhook event, reduced to what a review needs."""
+
+    action: str
+    number: int
+    pull_request: PullRequestData
+    repository: Repository
+    sender: Account
+    installation: Installation | None = None
+    # only on "synchronize": the head before and after the push
+    before: str | None = None
+    after: str | None = None
+
+
+class DecisionKind(StrEnum):
+    REVIEW = "review"
+    CANCEL = "cancel"
+    IGNORE = "ignore"
+    PONG = "pong"
+
+
+class Decision(_Model):
+    """What to do with one delivery; the fields describe the PR when the event names one."""
+
+    kind: DecisionKind
+    reason: str = ""
+    event: str = ""
+    action: str | None = None
+    repo: str | None = None
+    number: int | None = None
+    head_sha: str | None = None
+    base_sha: str | None = None
+    installation_id: int | None = None
+    draft: bool = False
+    before_sha: str | None = None
+
+
+def is_own_event(sender: Account, bot_login: str | None) -> bool:
+    """Whether ``sender`` is the bot itself.
+
+    An App acts as ``<slug>[bot]`` (type ``Bot``); settings may name it with or without the
+    suffix. A human login can never contain ``[bot]``, so the lenient match is only applied to
+    senders of type Bot.
+    """
+    if not bot_login:
+        return False
+    login, wanted = sender.login.lower(), bot_login.lower()
+    if login == wanted:
+        return True
+    if sender.type.lower() == "bot":
+        return login.removesuffix("[bot]") == wanted.removesuffix("[bot]")
+    return False
+
+
+def parse_pull_request_event(payload: Any) -> PullRequestEvent:
+    """The typed ``pull_request`` event, or :class:`PayloadError` saying what is missing."""
+    if not isinstance(payload, dict):
+        raise PayloadError(
+            f"pull_request payload must be a JSON object, got {type(payload).__name__}"
+        )
+    try:
+        return PullRequestEvent.model_validate(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise PayloadError(f"malformed pull_request payload: {problems}") from exc
+
+
+def decide(event: str, payload: Any, *, bot_login: str | None) -> Decision:
+    """The rules of DESIGN §4 for one delivery.
+
+    Review on opened (not drafts), reopened, ready_for_review and synchronize; cancel on
+    closed and converted_to_draft; ignore the bot's own events and everything else. Pushes to
+    (or reopening of) a draft are ignored too: drafts are not reviewed until they are ready,
+    otherwise ``converted_to_draft`` would cancel a review the next push restarts.
+    """
+    if event == "ping":
+        return Decision(kind=DecisionKind.PONG, event=event, reason="ping")
+    if event != "pull_request":
+        return Decision(
+            kind=DecisionKind.IGNORE, event=event, reason=f"unsupported event {event!r}"
+        )
+
+    pr_event = parse_pull_request_event(payload)
+    pr = pr_event.pull_request
+    common: dict[str, Any] = {
+        "event": event,
+        "action": pr_event.action,
+        "repo": pr_event.repository.full_name,
+        "number": pr_event.number,
+        "head_sha": pr.head.sha,
+        "base_sha": pr.base.sha,
+        "installation_id": pr_event.installation.id if pr_event.installation else None,
+        "draft": pr.draft,
+    }
+    action = pr_event.action
+
+    if is_own_event(pr_event.sender, bot_login):
+        return Decision(kind=DecisionKind.IGNORE, reason="event sent by the bot itself", **common)
+    if action in CANCEL_ACTIONS:
+        return Decision(kind=DecisionKind.CANCEL, reason=f"pull request {action}", **common)
+    if action in REVIEW_ACTIONS:
+        if pr.draft:
+            return Decision(
+                kind=DecisionKind.IGNORE, reason=f"draft pull request ({action})", **common
+            )
+        if pr.state != "open":
+            return Decision(
+                kind=DecisionKind.IGNORE, reason=f"pull request is {pr.state} ({action})", **common
+            )
+        before = pr_event.before if action == "synchronize" else None
+        return Decision(kind=DecisionKind.REVIEW, reason=action, before_sha=before, **common)
+    return Decision(kind=DecisionKind.IGNORE, reason=f"action {action!r} needs no review", **common)
