@@ -8,7 +8,7 @@ import pytest
 
 from reviewer.analyzers.bandit_scan import BanditAnalyzer, calibrate
 from reviewer.analyzers.base import SourceFile
-from reviewer.analyzers.changed_lines import PatchError, added_lines
+from reviewer.diff import DiffError, parse_file_patch
 from reviewer.analyzers.import_rules import ImportRulesAnalyzer
 from reviewer.analyzers.intake import intake, parse_module
 from reviewer.analyzers.radon_complexity import RadonAnalyzer
@@ -38,6 +38,10 @@ def source(text: str, changed: set[int] | None = None, path: str = "app/mod.py")
 # --- changed lines -------------------------------------------------------------------------
 
 
+def added_lines(patch: str) -> set[int]:
+    return parse_file_patch("f.py", patch).added_lines
+
+
 def test_added_lines_are_head_side_numbers_of_plus_lines():
     old = "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\n"
     new = "a\nB\nc\nd\ne\nf\ng\nh\ni\nj\nk\n"
@@ -51,7 +55,7 @@ def test_added_lines_handle_no_newline_marker_and_header_like_content():
 
 
 def test_malformed_patch_is_an_error_not_a_crash():
-    with pytest.raises(PatchError):
+    with pytest.raises(DiffError):
         added_lines("@@ -1,5 +1,5 @@\n+only one line\n")
 
 
@@ -88,7 +92,10 @@ def test_skip_reason_from_prepare_and_missing_content_are_skip_notes():
 
 
 def test_removed_and_unchanged_files_need_no_note():
-    assert intake(ChangedFile(path="a.py", status=FileStatus.REMOVED, patch="@@ -1 +0,0 @@\n-x")) is None
+    assert (
+        intake(ChangedFile(path="a.py", status=FileStatus.REMOVED, patch="@@ -1 +0,0 @@\n-x"))
+        is None
+    )
     renamed = ChangedFile(path="b.py", status=FileStatus.RENAMED, head_content="x = 1\n")
     assert intake(renamed) is None
 
@@ -99,7 +106,7 @@ def test_added_file_without_patch_counts_every_line_as_changed():
     assert prepared.changed_lines == {1, 2, 3, 4}
 
 
-PEP_701 = '''\
+PEP_701 = """\
 def render(items: list[str], user: dict[str, str]) -> str:
     joined = f"{'\\n'.join(items)}"
     nested = f"{user["name"]} has {f"{len(items)} {"items"}"}"
@@ -107,7 +114,7 @@ def render(items: list[str], user: dict[str, str]) -> str:
 
 
 type Pair[T] = tuple[T, T]
-'''
+"""
 
 
 def test_pep_701_f_strings_and_new_syntax_parse_and_analyse_cleanly():
@@ -120,7 +127,7 @@ def test_pep_701_f_strings_and_new_syntax_parse_and_analyse_cleanly():
 
 # --- bandit ---------------------------------------------------------------------------------
 
-SHELL = '''\
+SHELL = """\
 import subprocess
 from flask import request
 
@@ -128,7 +135,7 @@ from flask import request
 def run_report():
     name = request.args["name"]
     return subprocess.call("report " + name, shell=True)
-'''
+"""
 
 
 def test_bandit_finds_shell_injection_with_cwe():
@@ -161,14 +168,14 @@ def test_bandit_calibration():
 
 # --- ruff -----------------------------------------------------------------------------------
 
-UNUSED = '''\
+UNUSED = """\
 import json
 import os
 
 
 def home() -> str:
     return os.environ["HOME"]
-'''
+"""
 
 
 def test_ruff_finds_unused_import_with_a_deleting_suggestion():
@@ -218,7 +225,9 @@ def test_ruff_that_cannot_run_gives_skip_notes():
     from reviewer.analyzers.ruff_rules import QUALITY_RULES
     from reviewer.findings import Category
 
-    broken = RuffAnalyzer("ruff", category=Category.QUALITY, rules=QUALITY_RULES, binary="/nonexistent/ruff")
+    broken = RuffAnalyzer(
+        "ruff", category=Category.QUALITY, rules=QUALITY_RULES, binary="/nonexistent/ruff"
+    )
     output = broken.analyze(source(UNUSED))
     assert output.findings == []
     assert output.skipped and "ruff could not run" in output.skipped[0].reason
@@ -228,12 +237,24 @@ def test_safe_fix_inside_the_lines_becomes_a_suggestion_and_others_do_not():
     text = "a = 1\nb = 2\nc = 3\n"
     inside = {
         "applicability": "safe",
-        "edits": [{"content": "B", "location": {"row": 2, "column": 1}, "end_location": {"row": 2, "column": 2}}],
+        "edits": [
+            {
+                "content": "B",
+                "location": {"row": 2, "column": 1},
+                "end_location": {"row": 2, "column": 2},
+            }
+        ],
     }
     assert suggestion_from_fix(text, 2, 2, inside) == "B = 2"
     outside = {
         "applicability": "safe",
-        "edits": [{"content": "", "location": {"row": 3, "column": 1}, "end_location": {"row": 4, "column": 1}}],
+        "edits": [
+            {
+                "content": "",
+                "location": {"row": 3, "column": 1},
+                "end_location": {"row": 4, "column": 1},
+            }
+        ],
     }
     assert suggestion_from_fix(text, 2, 2, outside) is None
     assert suggestion_from_fix(text, 2, 2, {**inside, "applicability": "unsafe"}) is None

@@ -1,0 +1,1 @@
+"""The four review agents (security, performance, quality, architecture), static pass for now."""

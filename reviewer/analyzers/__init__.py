@@ -1,0 +1,1 @@
+"""Static analyzers: real tools (bandit, ruff, radon) and small AST rules, one module each."""
