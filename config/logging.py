@@ -39,3 +39,6 @@ def configure_logging(settings: Settings, *, stream=None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level.upper())
+    # bandit looks for optional output formatters through stevedore and logs an error for
+    # each one not installed (e.g. sarif); that is noise, not a problem of ours.
+    logging.getLogger("stevedore.extension").setLevel(logging.CRITICAL)

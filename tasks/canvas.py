@@ -29,9 +29,10 @@ def review_canvas(app: Celery, review_id: int) -> Signature:
     )
 
 
-def dispatch_review(app: Celery, review_id: int, *, publish_timeout_s: float = 2.0) -> str:
+def dispatch_review(app: Celery, review_id: int) -> str:
     """Send the canvas; raises the broker's error quickly when it is down (the caller keeps
-    the delivery for the sweeper). Returns the canvas' id."""
+    the delivery for the sweeper): one retry, and the connection timeouts of the app's
+    broker settings. Returns the canvas' id."""
     result = review_canvas(app, review_id).apply_async(
         retry=True,
         retry_policy={
@@ -39,7 +40,6 @@ def dispatch_review(app: Celery, review_id: int, *, publish_timeout_s: float = 2
             "interval_start": 0,
             "interval_step": 0.2,
             "interval_max": 0.2,
-            "timeout": publish_timeout_s,
         },
     )
     return result.id

@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from celery import Celery
-from celery.signals import worker_ready
 from celery.worker import WorkController
 
 from config.settings import Settings
@@ -22,17 +21,41 @@ from tasks.services import Services
 
 def create_local_app(settings: Settings, services: Services) -> Celery:
     app = create_celery_app(
-        settings, broker_url="memory://", result_backend="cache+memory://", services=services
+        settings, broker_url="memory://localhost/", result_backend="cache+memory://", services=services
     )
-    app.conf.update(worker_hijack_root_logger=False, worker_send_task_events=False,
+    app.conf.update(broker_transport_options={"polling_interval": 0.01},
+                    worker_hijack_root_logger=False, worker_send_task_events=False,
                     task_send_sent_event=False, beat_schedule={})
+    # The thread pool traces tasks against ``current_app``, which is thread-local with the
+    # default app as fallback: make this app that default, or pool threads see another app.
+    app.set_default()
+    app.set_current()
     return app
+
+
+class _LocalWorker(WorkController):
+    """A WorkController that says when its consumer is ready, and keeps thread failures."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+        super().__init__(*args, **kwargs)
+
+    def on_consumer_ready(self, consumer) -> None:
+        self.ready.set()
+
+    def run(self) -> None:
+        try:
+            self.start()
+        except BaseException as exc:  # reported by running_worker
+            self.failure = exc
+            self.ready.set()
 
 
 @contextmanager
 def running_worker(app: Celery, *, concurrency: int = 4) -> Iterator[WorkController]:
     """Run a thread-pool worker consuming both queues for the duration of the block."""
-    worker = WorkController(
+    worker = _LocalWorker(
         app=app,
         concurrency=concurrency,
         pool="threads",
@@ -44,19 +67,14 @@ def running_worker(app: Celery, *, concurrency: int = 4) -> Iterator[WorkControl
         without_gossip=True,
         ready_callback=None,
     )
-    started = threading.Event()
-
-    def on_ready(sender=None, **_):
-        started.set()
-
-    worker_ready.connect(on_ready, weak=False)
-    thread = threading.Thread(target=worker.start, name="reviewer-worker", daemon=True)
+    thread = threading.Thread(target=worker.run, name="reviewer-worker", daemon=True)
     thread.start()
-    if not started.wait(timeout=30):
+    if not worker.ready.wait(timeout=30):
         raise RuntimeError("the in-process worker did not start within 30 s")
+    if worker.failure is not None:
+        raise RuntimeError(f"the in-process worker failed to start: {worker.failure!r}")
     try:
         yield worker
     finally:
-        worker_ready.disconnect(on_ready)
         worker.stop(in_sighandler=False)
         thread.join(timeout=10)

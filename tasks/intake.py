@@ -98,9 +98,12 @@ def accept_delivery(
 def send(services: Services, app: Celery, *, delivery_id: str | None, review_id: int, log=log) -> IntakeResult:
     """Enqueue the canvas for a stored review and note it; BrokerUnavailable if refused."""
     try:
-        dispatch_review(app, review_id, publish_timeout_s=services.settings.broker_publish_timeout_s)
+        dispatch_review(app, review_id)
     except (OperationalError, ConnectionError, OSError) as exc:
         log.error("broker.unavailable", error=type(exc).__name__)
+        if delivery_id is not None:
+            with services.db.session() as s:
+                repo.note_delivery_attempt(s, delivery_id, reason=f"broker unavailable: {type(exc).__name__}")
         raise BrokerUnavailable(str(exc)) from exc
     with services.db.session() as s:
         repo.note_dispatch(s, review_id)

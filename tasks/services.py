@@ -40,14 +40,20 @@ class Services:
         self._lock = threading.Lock()
 
     @cached_property
-    def db(self):
-        from reviewer.adapters.storage import Database, resolve_database_url
+    def database_url(self) -> str:
+        """The configured database, or the embedded server's (started on first use)."""
+        from reviewer.adapters.storage import resolve_database_url
 
         with self._lock:
-            url = self._database_url or resolve_database_url(
+            return self._database_url or resolve_database_url(
                 self.settings.database_url, Path(self.settings.state_dir)
             )
-            return Database(url)
+
+    @cached_property
+    def db(self):
+        from reviewer.adapters.storage import Database
+
+        return Database(self.database_url)
 
     @cached_property
     def redis(self) -> redis.Redis:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from celery import shared_task
 
-from reviewer.adapters.storage import ReviewStatus
+from reviewer.adapters.storage import DeliveryStatus, ReviewStatus
 from reviewer.adapters.storage import repositories as repo
 from tasks.base import ReviewerTask
 from tasks.intake import BrokerUnavailable, send
@@ -21,14 +21,21 @@ def sweep(self: ReviewerTask) -> dict:
     now = datetime.now(UTC)
     resent = redispatched = gave_up = 0
     with services.db.session() as s:
-        deliveries = [
-            (d.id, d.review_id)
-            for d in repo.deliveries_to_resend(
-                s,
-                older_than=now - timedelta(seconds=settings.delivery_retry_after_s),
-                max_attempts=settings.max_dispatch_attempts,
-            )
-        ]
+        pending = repo.deliveries_to_resend(
+            s,
+            older_than=now - timedelta(seconds=settings.delivery_retry_after_s),
+            max_attempts=settings.max_dispatch_attempts + 1,
+        )
+        deliveries = [(d.id, d.review_id) for d in pending if d.attempts < settings.max_dispatch_attempts]
+        for d in pending:
+            if d.attempts >= settings.max_dispatch_attempts:
+                # The broker refused it every time: say so on the delivery and its review.
+                repo.mark_delivery(s, d.id, DeliveryStatus.FAILED, reason="broker refused every attempt")
+                repo.set_review_status(
+                    s, d.review_id, ReviewStatus.FAILED,
+                    error=f"never enqueued: the broker refused {d.attempts} attempts",
+                )
+                gave_up += 1
         stuck = [
             (r.id, r.dispatch_attempts)
             for r in repo.stuck_reviews(

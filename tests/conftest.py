@@ -12,7 +12,7 @@ import redis
 
 from config.settings import Settings
 from tests.pg import start_test_database, truncate_all
-from tests.support.processes import flush_redis
+from tests.support.processes import ROOT, WorkerProcess, flush_redis
 
 REDIS_URL = os.environ.get("REVIEWER_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 
@@ -57,3 +57,63 @@ def make_settings(tmp_path):
         return Settings(**values)
 
     return build
+
+
+@pytest.fixture
+def fake_github():
+    """The shared fake GitHub (real HTTP on loopback), accepting token ``test-token``."""
+    from tests.fakes.github import FakeGitHub
+
+    with FakeGitHub(tokens={TEST_TOKEN}) as fake:
+        yield fake
+
+
+TEST_TOKEN = "test-token"
+WEBHOOK_SECRET = "webhook-secret-for-tests"
+
+
+@pytest.fixture
+def service_env(clean_database, clean_redis, fake_github, tmp_path) -> dict[str, str]:
+    """Environment for real worker processes: real Postgres, Redis and the fake GitHub.
+
+    Short time limits so a killed worker's task comes back within seconds in tests
+    (visibility timeout 8 s, restore scan every second).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REVIEWER_", "OPENAI_"))}
+    env.update(
+        PYTHONPATH=str(ROOT),
+        REVIEWER_DATABASE_URL=clean_database,
+        REVIEWER_REDIS_URL=clean_redis,
+        REVIEWER_GITHUB_API_URL=fake_github.url,
+        REVIEWER_GITHUB_TOKEN=TEST_TOKEN,
+        REVIEWER_GITHUB_WEBHOOK_SECRET=WEBHOOK_SECRET,
+        REVIEWER_STATE_DIR=str(tmp_path / "state"),
+        REVIEWER_AGENT_SOFT_TIME_LIMIT_S="5",
+        REVIEWER_AGENT_TIME_LIMIT_S="6",
+        REVIEWER_VISIBILITY_TIMEOUT_S="8",
+        REVIEWER_RESTORE_INTERVAL_S="1",
+        REVIEWER_LOG_JSON="true",
+    )
+    return env
+
+
+@pytest.fixture
+def start_worker(service_env, tmp_path):
+    """Start real worker processes (``celery worker``, prefork); all stopped at teardown."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str = "w1", **extra_env: str) -> WorkerProcess:
+        env = dict(service_env, **extra_env)
+        worker = WorkerProcess(env, tmp_path / f"{name}.log", name=name).start()
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def settings_from_env(env: dict[str, str]) -> Settings:
+    """The Settings a process started with ``env`` would load."""
+    values = {k.removeprefix("REVIEWER_").lower(): v for k, v in env.items() if k.startswith("REVIEWER_")}
+    return Settings(**values)

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     flower = sub.add_parser("flower", help="the Flower monitoring UI")
     flower.add_argument("--port", type=int, default=5555)
 
+    from web.eval_command import add_eval_parser
+
+    add_eval_parser(sub)
+
     db = sub.add_parser("db", help="database management")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply all migrations")
@@ -67,7 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     from config.logging import configure_logging
 
+    from web.eval_command import run_eval
+
     handlers = {
+        "eval": run_eval,
         "review": _review,
         "replay": _replay,
         "web": _web,
@@ -76,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         "flower": _flower,
         "db": _db,
     }
-    if args.command in ("review", "replay"):
+    if args.command in ("review", "replay", "eval"):
         configure_logging(settings.model_copy(update={"log_level": "WARNING", "log_json": False}))
     else:
         configure_logging(settings)
@@ -133,7 +140,7 @@ def _replay(args, settings: Settings) -> int:
 def _migrate(services) -> None:
     from reviewer.adapters.storage import upgrade
 
-    upgrade(services.db.url)
+    upgrade(services.database_url)
 
 
 def _run_local(snapshot, args, settings: Settings, *, services=None) -> int:

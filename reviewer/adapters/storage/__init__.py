@@ -1,0 +1,44 @@
+"""Review state in Postgres + pgvector: models, migrations, sessions and repository queries."""
+
+from reviewer.adapters.storage import repositories
+from reviewer.adapters.storage.database import Database
+from reviewer.adapters.storage.embedded import resolve_database_url, sqlalchemy_url
+from reviewer.adapters.storage.migrate import current_revision, head_revision, upgrade
+from reviewer.adapters.storage.models import (
+    IN_FLIGHT_REVIEW_STATUSES,
+    OPEN_REVIEW_STATUSES,
+    AgentRun,
+    Base,
+    Delivery,
+    DeliveryStatus,
+    FindingRow,
+    PostedComment,
+    PostedKind,
+    Review,
+    ReviewSource,
+    ReviewStatus,
+    Snapshot,
+)
+
+__all__ = [
+    "IN_FLIGHT_REVIEW_STATUSES",
+    "OPEN_REVIEW_STATUSES",
+    "AgentRun",
+    "Base",
+    "Database",
+    "Delivery",
+    "DeliveryStatus",
+    "FindingRow",
+    "PostedComment",
+    "PostedKind",
+    "Review",
+    "ReviewSource",
+    "ReviewStatus",
+    "Snapshot",
+    "current_revision",
+    "head_revision",
+    "repositories",
+    "resolve_database_url",
+    "sqlalchemy_url",
+    "upgrade",
+]

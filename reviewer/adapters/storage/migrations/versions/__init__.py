@@ -1,0 +1,1 @@
+"""Migration revisions, applied in order by ``reviewer.adapters.storage.migrate.upgrade``."""

@@ -1,0 +1,1 @@
+"""Typed fakes of external services (real HTTP servers on loopback), shared by all tests."""

@@ -1,0 +1,302 @@
+"""The fake GitHub's HTTP handler: routing, auth, scripted failures, rate-limit headers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import secrets
+import socket
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakes.github.model import (
+    BOT_LOGIN,
+    DEFAULT_BRANCH,
+    DOCS,
+    FakePullRequest,
+    FakeRepo,
+    IssuedToken,
+    RecordedRequest,
+    git_blob_sha,
+    now_iso,
+    paginate,
+    review_errors,
+)
+
+if TYPE_CHECKING:
+    from tests.fakes.github.server import FakeGitHub
+
+
+class _Handler(BaseHTTPRequestHandler):
+    fake: FakeGitHub
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        return
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        fake = self.fake
+        parts = urlsplit(self.path)
+        path = unquote(parts.path)
+        query = parse_qs(parts.query)
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        record = RecordedRequest(
+            method, path, query, {k.lower(): v for k, v in self.headers.items()}, body
+        )
+        with fake._lock:
+            fake.requests.append(record)
+            delay = sum(s for m, p, s in fake.latency if (m in (None, method)) and p.search(path))
+            failure = next(
+                (
+                    f
+                    for f in fake.failures
+                    if f.method in (None, method) and f.path.search(path) and f.times > 0
+                ),
+                None,
+            )
+            if failure is not None:
+                failure.times -= 1
+        if delay:
+            time.sleep(delay)
+        if failure is not None:
+            return self._send(failure.status, failure.body, failure.headers)
+        if not path.startswith("/app/") and not self._authorized(record):
+            return self._send(401, {"message": "Bad credentials", "documentation_url": DOCS})
+        with fake._lock:
+            if fake.remaining <= 0 and path != "/rate_limit":
+                return self._send(
+                    403,
+                    {
+                        "message": "API rate limit exceeded for installation.",
+                        "documentation_url": DOCS,
+                    },
+                )
+            if path != "/rate_limit":
+                fake.remaining -= 1
+        try:
+            self._route(method, path, query, record)
+        except (KeyError, IndexError, ValueError):
+            self._send(404, {"message": "Not Found", "documentation_url": DOCS})
+
+    def _authorized(self, record: RecordedRequest) -> bool:
+        fake = self.fake
+        if not fake.static_tokens and fake.app_public_key is None:
+            return True
+        header = record.headers.get("authorization", "")
+        token = header.split(" ", 1)[1] if " " in header else ""
+        now = time.time()
+        with fake._lock:
+            valid = fake.static_tokens | {t.token for t in fake.issued_tokens if t.expires_at > now}
+        return token in valid
+
+    def _route(
+        self, method: str, path: str, query: dict[str, list[str]], record: RecordedRequest
+    ) -> None:
+        fake = self.fake
+        if path == "/rate_limit" and method == "GET":
+            core = {
+                "limit": fake.rate_limit,
+                "remaining": fake.remaining,
+                "reset": fake.reset_at,
+                "used": fake.rate_limit - fake.remaining,
+            }
+            return self._send(200, {"resources": {"core": core}, "rate": core})
+        m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
+        if m and method == "POST":
+            return self._access_token(int(m.group(1)), record)
+        m = re.fullmatch(r"/repos/([^/]+/[^/]+)/(.+)", path)
+        if not m:
+            raise KeyError(path)
+        repo = fake.repos[m.group(1)]
+        rest = m.group(2)
+        if pm := re.fullmatch(r"pulls/(\d+)", rest):
+            return self._send(200, fake.pull_json(repo, repo.pulls[int(pm.group(1))]))
+        if pm := re.fullmatch(r"pulls/(\d+)/files", rest):
+            pr = repo.pulls[int(pm.group(1))]
+            items, headers = paginate(
+                fake.url, path, query, [fake.file_json(repo, pr, f) for f in pr.files[:3000]]
+            )
+            return self._send(200, items, headers)
+        if pm := re.fullmatch(r"pulls/(\d+)/reviews", rest):
+            number = int(pm.group(1))
+            if method == "GET":
+                items, headers = paginate(fake.url, path, query, repo.reviews.get(number, []))
+                return self._send(200, items, headers)
+            return self._create_review(repo, repo.pulls[number], record)
+        if cm := re.fullmatch(r"contents/(.+)", rest):
+            return self._contents(repo, cm.group(1), query.get("ref", [DEFAULT_BRANCH])[0], record)
+        if bm := re.fullmatch(r"git/blobs/([0-9a-f]{40})", rest):
+            data = next(d for d in repo.contents.values() if git_blob_sha(d) == bm.group(1))
+            return self._send(
+                200,
+                {
+                    "sha": bm.group(1),
+                    "node_id": f"B_{bm.group(1)[:8]}",
+                    "size": len(data),
+                    "encoding": "base64",
+                    "url": f"{fake.url}{path}",
+                    "content": base64.encodebytes(data).decode(),
+                },
+            )
+        raise KeyError(rest)
+
+    def _contents(self, repo: FakeRepo, path: str, ref: str, record: RecordedRequest) -> None:
+        fake = self.fake
+        data = repo.contents[(ref, path)]
+        if "raw" in record.headers.get("accept", ""):
+            return self._send_bytes(200, data, "application/vnd.github.raw")
+        sha = git_blob_sha(data)
+        api = f"{fake.url}/repos/{repo.full_name}"
+        large = len(data) > fake.large_file_bytes
+        self._send(
+            200,
+            {
+                "type": "file",
+                "encoding": "none" if large else "base64",
+                "size": len(data),
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "content": "" if large else base64.encodebytes(data).decode(),
+                "sha": sha,
+                "url": f"{api}/contents/{path}?ref={ref}",
+                "git_url": f"{api}/git/blobs/{sha}",
+                "html_url": f"{fake.url}/{repo.full_name}/blob/{ref}/{path}",
+                "download_url": f"{fake.url}/{repo.full_name}/raw/{ref}/{path}",
+                "_links": {
+                    "self": f"{api}/contents/{path}?ref={ref}",
+                    "git": f"{api}/git/blobs/{sha}",
+                    "html": f"{fake.url}/{repo.full_name}/blob/{ref}/{path}",
+                },
+            },
+        )
+
+    def _create_review(self, repo: FakeRepo, pr: FakePullRequest, record: RecordedRequest) -> None:
+        fake = self.fake
+        try:
+            body = record.json() or {}
+        except ValueError:
+            return self._send(400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
+        errors = review_errors(pr, body)
+        if errors:
+            return self._send(
+                422,
+                {
+                    "message": "Unprocessable Entity",
+                    "errors": errors,
+                    "documentation_url": f"{DOCS}/pulls/reviews#create-a-review-for-a-pull-request",
+                    "status": "422",
+                },
+            )
+        review_id = fake.next_id()
+        api = f"{fake.url}/repos/{repo.full_name}/pulls/{pr.number}"
+        html = f"{fake.url}/{repo.full_name}/pull/{pr.number}#pullrequestreview-{review_id}"
+        event = body.get("event")
+        state = {
+            "COMMENT": "COMMENTED",
+            "APPROVE": "APPROVED",
+            "REQUEST_CHANGES": "CHANGES_REQUESTED",
+        }.get(event or "", "PENDING")
+        review = {
+            "id": review_id,
+            "node_id": f"PRR_{review_id}",
+            "user": fake.user_json(BOT_LOGIN, "Bot"),
+            "body": body.get("body") or "",
+            "state": state,
+            "html_url": html,
+            "pull_request_url": api,
+            "_links": {"html": {"href": html}, "pull_request": {"href": api}},
+            "submitted_at": now_iso(),
+            "commit_id": body.get("commit_id") or pr.head_sha,
+            "author_association": "NONE",
+            "comments": list(
+                body.get("comments") or []
+            ),  # kept for tests; GitHub lists them elsewhere
+        }
+        with fake._lock:
+            repo.reviews.setdefault(pr.number, []).append(review)
+            drop = fake.drop_review_responses > 0
+            if drop:
+                fake.drop_review_responses -= 1
+        if drop:
+            self.close_connection = True
+            self.connection.shutdown(socket.SHUT_RDWR)
+            return None
+        self._send(200, {k: v for k, v in review.items() if k != "comments"})
+
+    def _access_token(self, installation_id: int, record: RecordedRequest) -> None:
+        fake = self.fake
+        if fake.app_public_key is not None:
+            import jwt  # only the App-auth tests need PyJWT
+
+            header = record.headers.get("authorization", "")
+            try:
+                if not header.startswith("Bearer "):
+                    raise jwt.InvalidTokenError("no bearer JWT")
+                claims = jwt.decode(
+                    header[7:],
+                    fake.app_public_key,
+                    algorithms=["RS256"],
+                    options={"require": ["iat", "exp", "iss"]},
+                )
+                if fake.app_id is not None and str(claims["iss"]) != str(fake.app_id):
+                    raise jwt.InvalidTokenError("wrong issuer")
+            except jwt.InvalidTokenError as exc:
+                return self._send(
+                    401,
+                    {
+                        "message": f"A JSON web token could not be decoded ({exc})",
+                        "documentation_url": DOCS,
+                    },
+                )
+        token = IssuedToken(
+            installation_id, "ghs_" + secrets.token_hex(18), time.time() + fake.token_ttl_s
+        )
+        with fake._lock:
+            fake.issued_tokens.append(token)
+        expires = datetime.fromtimestamp(token.expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._send(
+            201,
+            {
+                "token": token.token,
+                "expires_at": expires,
+                "permissions": {"pull_requests": "write", "contents": "read"},
+                "repository_selection": "all",
+            },
+        )
+
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+        self._send_bytes(
+            status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers
+        )
+
+    def _send_bytes(
+        self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
+    ) -> None:
+        fake = self.fake
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(data)))
+        all_headers = {
+            "x-ratelimit-limit": str(fake.rate_limit),
+            "x-ratelimit-remaining": str(max(0, fake.remaining)),
+            "x-ratelimit-reset": str(fake.reset_at),
+            "x-ratelimit-used": str(fake.rate_limit - max(0, fake.remaining)),
+            "x-ratelimit-resource": "core",
+            "x-github-request-id": secrets.token_hex(8),
+            **(headers or {}),
+        }
+        for name, value in all_headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)

@@ -1,0 +1,299 @@
+"""The fake GitHub server: state, builders from texts or git, scripting hooks, inspection."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import subprocess
+import threading
+import time
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Self
+
+from tests.fakes.github.handler import _Handler
+from tests.fakes.github.model import (
+    DOCS,
+    SECONDARY_RATE_LIMIT_MESSAGE,
+    FakeFile,
+    FakePullRequest,
+    FakeRepo,
+    IssuedToken,
+    RecordedRequest,
+    ScriptedFailure,
+    git_blob_sha,
+    make_patch,
+)
+from tests.fakes.github.shapes import GitHubShapes
+
+# -- the server --------------------------------------------------------------------------
+
+
+class FakeGitHub(GitHubShapes):
+    """State plus a ThreadingHTTPServer on 127.0.0.1:<free port>."""
+
+    def __init__(
+        self,
+        *,
+        app_id: int | None = None,
+        app_public_key: str | bytes | None = None,
+        tokens: set[str] | None = None,
+        token_ttl_s: float = 3600.0,
+        rate_limit: int = 5000,
+        large_file_bytes: int = 1_000_000,
+    ) -> None:
+        self.app_id = app_id
+        self.app_public_key = app_public_key
+        self.static_tokens = set(tokens or ())
+        self.token_ttl_s = token_ttl_s
+        self.rate_limit = rate_limit
+        self.large_file_bytes = large_file_bytes
+        self._lock = threading.RLock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self.reset()
+
+    # lifecycle
+
+    def start(self) -> Self:
+        handler = type("Handler", (_Handler,), {"fake": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-github", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "FakeGitHub is not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def reset(self) -> None:
+        """Forget all repos, reviews, tokens, scripted failures and the request log."""
+        with self._lock:
+            self.repos: dict[str, FakeRepo] = {}
+            self.requests: list[RecordedRequest] = []
+            self.issued_tokens: list[IssuedToken] = []
+            self.failures: list[ScriptedFailure] = []
+            self.latency: list[tuple[str | None, re.Pattern[str], float]] = []
+            self.drop_review_responses = 0
+            self.remaining = self.rate_limit
+            self.reset_at = int(time.time()) + 3600
+            self._ids = 1000
+
+    def next_id(self) -> int:
+        with self._lock:
+            self._ids += 1
+            return self._ids
+
+    # building state
+
+    def add_repo(self, full_name: str) -> FakeRepo:
+        with self._lock:
+            if full_name not in self.repos:
+                self.repos[full_name] = FakeRepo(full_name, self.next_id())
+            return self.repos[full_name]
+
+    def set_content(self, repo: str, ref: str, path: str, data: bytes | str) -> None:
+        raw = data.encode() if isinstance(data, str) else data
+        self.add_repo(repo).contents[(ref, path)] = raw
+
+    def add_pull_request(self, repo: str, pr: FakePullRequest) -> FakePullRequest:
+        self.add_repo(repo).pulls[pr.number] = pr
+        return pr
+
+    def add_pull_request_from_texts(
+        self,
+        repo: str,
+        number: int,
+        changes: dict[str, tuple[str | bytes | None, str | bytes | None]],
+        **pr_fields: Any,
+    ) -> FakePullRequest:
+        """A PR from path -> (base text, head text); None means absent on that side.
+
+        Patches come from difflib; bytes that are not UTF-8 make a binary file (no patch).
+        Contents are stored at both SHAs and at the base/head branch names.
+        """
+        base_sha = pr_fields.pop("base_sha", secrets.token_hex(20))
+        head_sha = pr_fields.pop("head_sha", secrets.token_hex(20))
+        pr = FakePullRequest(number=number, head_sha=head_sha, base_sha=base_sha, **pr_fields)
+        for path, (base, head) in changes.items():
+            base_b = base.encode() if isinstance(base, str) else base
+            head_b = head.encode() if isinstance(head, str) else head
+            for ref, data in (
+                (base_sha, base_b),
+                (pr.base_ref, base_b),
+                (head_sha, head_b),
+                (pr.head_ref, head_b),
+            ):
+                if data is not None:
+                    self.set_content(repo, ref, path, data)
+            status = "added" if base_b is None else "removed" if head_b is None else "modified"
+            try:
+                base_t = (base_b or b"").decode()
+                head_t = (head_b or b"").decode()
+            except UnicodeDecodeError:
+                pr.files.append(FakeFile(path, status, None, 0, 0, sha=git_blob_sha(head_b or b"")))
+                continue
+            patch, adds, dels = make_patch(base_t, head_t)
+            pr.files.append(
+                FakeFile(path, status, patch or None, adds, dels, sha=git_blob_sha(head_b or b""))
+            )
+        return self.add_pull_request(repo, pr)
+
+    def add_pull_request_from_git(
+        self, repo: str, number: int, git_dir: str | Path, base: str, head: str, **pr_fields: Any
+    ) -> FakePullRequest:
+        """A PR whose files, patches and contents come from a real git repository."""
+
+        def git(*args: str) -> bytes:
+            return subprocess.run(
+                ["git", "-C", str(git_dir), *args], check=True, capture_output=True
+            ).stdout
+
+        base_sha = git("rev-parse", base).decode().strip()
+        head_sha = git("rev-parse", head).decode().strip()
+        pr = FakePullRequest(number=number, head_sha=head_sha, base_sha=base_sha, **pr_fields)
+        statuses = {
+            "A": "added",
+            "D": "removed",
+            "M": "modified",
+            "R": "renamed",
+            "C": "copied",
+            "T": "changed",
+        }
+        for row in git("diff", "--name-status", "-M", base_sha, head_sha).decode().splitlines():
+            parts = row.split("\t")
+            code, path = parts[0][0], parts[-1]
+            previous = parts[1] if code in "RC" else None
+            diff = git(
+                "diff",
+                "--no-color",
+                "--no-ext-diff",
+                "-M",
+                "-U3",
+                base_sha,
+                head_sha,
+                "--",
+                *(p for p in (previous, path) if p),
+            ).decode("utf-8", "replace")
+            patch = (
+                diff[diff.index("@@") :].rstrip("\n")
+                if "\n@@" in diff and "Binary files" not in diff
+                else None
+            )
+            adds = sum(1 for ln in (patch or "").splitlines() if ln.startswith("+"))
+            dels = sum(1 for ln in (patch or "").splitlines() if ln.startswith("-"))
+            head_data = git("show", f"{head_sha}:{path}") if code != "D" else b""
+            pr.files.append(
+                FakeFile(
+                    path,
+                    statuses.get(code, "modified"),
+                    patch,
+                    adds,
+                    dels,
+                    previous,
+                    git_blob_sha(head_data),
+                )
+            )
+        for ref, sha in (
+            (base_sha, base_sha),
+            (pr.base_ref, base_sha),
+            (head_sha, head_sha),
+            (pr.head_ref, head_sha),
+        ):
+            for path in git("ls-tree", "-r", "--name-only", sha).decode().splitlines():
+                self.set_content(repo, ref, path, git("show", f"{sha}:{path}"))
+        return self.add_pull_request(repo, pr)
+
+    # scripting
+
+    def fail_next(
+        self,
+        path: str,
+        status: int,
+        *,
+        method: str | None = None,
+        times: int = 1,
+        message: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """The next ``times`` requests whose path matches the regex ``path`` get ``status``."""
+        body = {"message": message or f"Scripted failure {status}", "documentation_url": DOCS}
+        with self._lock:
+            self.failures.append(
+                ScriptedFailure(method, re.compile(path), status, times, body, dict(headers or {}))
+            )
+
+    def fail_with_secondary_rate_limit(
+        self,
+        path: str,
+        *,
+        method: str | None = None,
+        times: int = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        headers = {"retry-after": str(retry_after)} if retry_after is not None else {}
+        self.fail_next(
+            path,
+            403,
+            method=method,
+            times=times,
+            message=SECONDARY_RATE_LIMIT_MESSAGE,
+            headers=headers,
+        )
+
+    def fail_with_429(
+        self, path: str, *, retry_after: int = 1, method: str | None = None, times: int = 1
+    ) -> None:
+        self.fail_next(
+            path,
+            429,
+            method=method,
+            times=times,
+            message="Too Many Requests",
+            headers={"retry-after": str(retry_after)},
+        )
+
+    def add_latency(self, path: str, seconds: float, *, method: str | None = None) -> None:
+        with self._lock:
+            self.latency.append((method, re.compile(path), seconds))
+
+    def drop_next_review_response(self, times: int = 1) -> None:
+        """Store the next review(s), then close the connection without answering."""
+        with self._lock:
+            self.drop_review_responses += times
+
+    def set_rate_limit(self, remaining: int, reset_at: float | None = None) -> None:
+        with self._lock:
+            self.remaining = remaining
+            self.reset_at = int(reset_at if reset_at is not None else time.time() + 3600)
+
+    # inspection
+
+    def reviews(self, repo: str, number: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.repos[repo].reviews.get(number, [])) if repo in self.repos else []
+
+    def requests_to(self, path_regex: str, method: str | None = None) -> list[RecordedRequest]:
+        pattern = re.compile(path_regex)
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if pattern.search(r.path) and (method is None or r.method == method)
+            ]
