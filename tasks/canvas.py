@@ -1,45 +1,58 @@
-"""Builds and sends the review canvas: prepare → chord(agents, generate_fixes) → post_review."""
+"""Builds and sends the review canvas: prepare → chord(agents, generate_fixes) → post_review.
+
+The sender (the web process, the sweeper, the CLI) sends only ``prepare``; ``prepare`` sends
+the rest from inside the worker once the snapshot is stored. Building the whole chain in the
+sender would make it subscribe to every agent's result on the Redis result backend (Celery
+freezes the group's results there) — a subscription per review that a long-running web
+process never reads, and a second dependency on Redis being up when answering a webhook.
+"""
 
 from __future__ import annotations
 
-from celery import Celery, chain, chord, group
+from celery import Celery, chord, group
 from celery.canvas import Signature
 
-from reviewer.payloads import AGENT_NAMES
+from reviewer.payloads import AGENT_NAMES, ReviewRef
 
 
-def review_canvas(app: Celery, review_id: int) -> Signature:
-    """The flat canvas of DESIGN §2, with an errback that marks the review failed.
+def _on_error(app: Celery, review_id: int) -> Signature:
+    return app.signature("reviewer.mark_review_failed", kwargs={"review_id": review_id})
 
-    The errback sits on prepare, the chord callback and post (not on the agents, which never
-    raise): any of those failing for good leaves a failed review, never a silent one.
+
+def prepare_signature(app: Celery, review_id: int) -> Signature:
+    # Nobody waits on prepare's result, so it is not stored.
+    return app.signature(
+        "reviewer.prepare", args=(review_id,), immutable=True, options={"ignore_result": True}
+    ).on_error(_on_error(app, review_id))
+
+
+def review_tail(app: Celery, ref: ReviewRef) -> Signature:
+    """chord(group(4 agents), generate_fixes) | post_review — flat, one chord.
+
+    The errback sits on the chord callback and post (not on the agents, which never raise):
+    either failing for good leaves a failed review, never a silent one.
     """
-    on_error = app.signature("reviewer.mark_review_failed", kwargs={"review_id": review_id})
-    prepare = app.signature("reviewer.prepare", args=(review_id,), immutable=True)
+    review_id = ref.review_id
     agents = group(
-        app.signature("reviewer.run_agent", kwargs={"agent": name, "review_id": review_id})
+        app.signature(
+            "reviewer.run_agent", args=(ref.model_dump(),), kwargs={"agent": name, "review_id": review_id},
+            immutable=True,
+        )
         for name in AGENT_NAMES
     )
     fixes = app.signature("reviewer.generate_fixes", kwargs={"review_id": review_id})
     post = app.signature("reviewer.post_review", kwargs={"review_id": review_id})
-    return chain(
-        prepare.on_error(on_error),
-        chord(agents, fixes.on_error(on_error.clone())),
-        post.on_error(on_error.clone()),
+    return chord(agents, fixes.on_error(_on_error(app, review_id))) | post.on_error(
+        _on_error(app, review_id)
     )
 
 
 def dispatch_review(app: Celery, review_id: int) -> str:
-    """Send the canvas; raises the broker's error quickly when it is down (the caller keeps
-    the delivery for the sweeper): one retry, and the connection timeouts of the app's
-    broker settings. Returns the canvas' id."""
-    result = review_canvas(app, review_id).apply_async(
+    """Send the review's first task; raises the broker's error quickly when it is down (the
+    caller keeps the delivery for the sweeper): one retry, and the connection timeouts of the
+    app's broker settings. Returns the task id."""
+    result = prepare_signature(app, review_id).apply_async(
         retry=True,
-        retry_policy={
-            "max_retries": 1,
-            "interval_start": 0,
-            "interval_step": 0.2,
-            "interval_max": 0.2,
-        },
+        retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
     )
     return result.id

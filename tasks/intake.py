@@ -13,6 +13,7 @@ from enum import StrEnum
 import structlog
 from celery import Celery
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from reviewer.adapters.storage import DeliveryStatus, ReviewStatus
 from reviewer.adapters.storage import repositories as repo
@@ -99,7 +100,7 @@ def send(services: Services, app: Celery, *, delivery_id: str | None, review_id:
     """Enqueue the canvas for a stored review and note it; BrokerUnavailable if refused."""
     try:
         dispatch_review(app, review_id)
-    except (OperationalError, ConnectionError, OSError) as exc:
+    except (OperationalError, RedisError, ConnectionError, OSError) as exc:
         log.error("broker.unavailable", error=type(exc).__name__)
         if delivery_id is not None:
             with services.db.session() as s:

@@ -27,6 +27,7 @@ from reviewer.merge import complete_results, merge_findings, skip_notes
 from reviewer.payloads import AgentResult, AgentStatus, ReviewRef, SkipNote
 from reviewer.render import build_review, review_marker
 from tasks.base import ReviewerTask
+from tasks.canvas import review_tail
 
 FINISHED = {ReviewStatus.POSTED, ReviewStatus.COMPLETED, ReviewStatus.CANCELLED}
 GITHUB_RETRIES = 5
@@ -74,8 +75,10 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
             repo.save_snapshot(s, review_id, snapshot)
     with db.session() as s:
         repo.set_review_status(s, review_id, ReviewStatus.RUNNING)
+    ref = ReviewRef(review_id=review_id, head_sha=snapshot.head_sha, files=len(snapshot.files))
+    review_tail(self.app, ref).apply_async()
     log.info("review.prepared", files=len(snapshot.files))
-    return ReviewRef(review_id=review_id, head_sha=snapshot.head_sha, files=len(snapshot.files)).model_dump()
+    return ref.model_dump()
 
 
 @shared_task(bind=True, base=ReviewerTask, name="reviewer.run_agent")

@@ -123,3 +123,21 @@ def test_worker_killed_mid_agent_then_restarted_posts_exactly_once(
     assert len(fake_github.requests_to(r"/pulls/\d+/reviews$", method="POST")) == 1
     with db.session() as s:
         assert repo.load_agent_results(s, review_id)["performance"].status == "ok"
+
+
+def test_sweeper_redispatches_a_review_whose_messages_were_lost(service_env, start_worker, fake_github):
+    pr = add_sample_pull_request(fake_github)
+    start_worker(REVIEWER_REVIEW_DEADLINE_S="1")
+    db = Database(service_env["REVIEWER_DATABASE_URL"])
+    review_id = _create_review(db, pr)
+    with db.session() as s:  # queued, but its message never reached a worker
+        repo.note_dispatch(s, review_id)
+    time.sleep(1.5)
+
+    settings = settings_from_env(service_env)
+    app = create_celery_app(settings)
+    assert app.send_task("reviewer.sweep").get(timeout=30)["redispatched"] == 1
+    wait_for(lambda: _posted(fake_github, pr.number, db, review_id), timeout=60, what="the review")
+    assert len(fake_github.reviews(REPO, pr.number)) == 1
+    # a later pass finds nothing to do: the review is posted
+    assert app.send_task("reviewer.sweep").get(timeout=30) == {"resent": 0, "redispatched": 0, "gave_up": 0}
