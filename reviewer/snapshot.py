@@ -49,6 +49,14 @@ class PullRequestSnapshot(BaseModel):
     head_sha: str | None = None
     title: str = ""
     files: list[ChangedFile] = []
+    # Repository context beyond the diff, for whole-project rules (import contracts, cycles,
+    # "no test touched", a repo's own lint thresholds). Both may be empty (a bare diff): the
+    # rules that need them then stay silent rather than guess.
+    # Every file path in the tree at the head commit (capped; see the adapters).
+    repo_files: list[str] = []
+    # Known configuration files at head (``.importlinter``, ``tach.toml``, ``.pylintrc``,
+    # ``pyproject.toml``, ``setup.cfg``, ``.reviewer.toml``, ...): path -> text.
+    config_files: dict[str, str] = {}
 
     def file(self, path: str) -> ChangedFile | None:
         return next((f for f in self.files if f.path == path), None)

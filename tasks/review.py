@@ -7,6 +7,7 @@ posted review are each stored once and looked up before any work is redone.
 from __future__ import annotations
 
 import time
+from contextlib import nullcontext
 
 from celery import shared_task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
@@ -59,7 +60,10 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
             raise RuntimeError(f"review {review_id} has no snapshot to work on")
         host = self.services.code_host(installation_id)
         try:
-            info = host.get_pull_request(repo_name, number)
+            with _connection(host):
+                info = host.get_pull_request(repo_name, number)
+                if info.state == "open" and not (head_sha and info.head_sha != head_sha):
+                    snapshot = collect_snapshot(host, info)
             if info.state != "open" or (head_sha and info.head_sha != head_sha):
                 reason = "pull request closed" if info.state != "open" else (
                     f"superseded: the head moved to {info.head_sha[:12]}"
@@ -68,7 +72,6 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
                     repo.set_review_status(s, review_id, ReviewStatus.CANCELLED, error=reason)
                 log.info("review.cancelled", reason=reason)
                 raise Ignore()
-            snapshot = collect_snapshot(host, info)
         except TransientGitHubError as exc:
             raise self.retry(exc=exc, countdown=exc.retry_after or _backoff(self.request.retries))
         with db.session() as s:
@@ -170,7 +173,9 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         marker = review_marker(review_id, review.head_sha)
         host = services.code_host(review.installation_id)
 
-        def render(inline_cap: int):
+        def render(inline_cap: int | None):
+            if inline_cap is None:
+                inline_cap = services.settings.inline_comment_cap
             return build_review(
                 findings,
                 files,
@@ -183,26 +188,9 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
                 dashboard_url=f"{services.settings.public_url.rstrip('/')}/dashboard/reviews/{review_id}",
             )
 
-        rendered = render(services.settings.inline_comment_cap)
         try:
-            github_id = host.find_review_with_marker(review.repo, review.pr_number, marker)
-            if github_id is None:
-                try:
-                    github_id = host.create_review(
-                        review.repo, review.pr_number, commit_id=review.head_sha,
-                        body=rendered.body, comments=rendered.comments,
-                    )
-                except ReviewRejected as exc:
-                    # GitHub refused an anchor we thought valid: post everything in the body
-                    # rather than lose the review.
-                    log.warning("review.anchors_rejected", error=str(exc)[:500])
-                    rendered = render(0)
-                    github_id = host.create_review(
-                        review.repo, review.pr_number, commit_id=review.head_sha,
-                        body=rendered.body, comments=[],
-                    )
-            else:
-                log.info("review.found_already_posted", github_review_id=github_id)
+            with _connection(host):
+                github_id, rendered = _post_once(host, review, marker, render, log)
         except (ReviewPostUncertain, TransientGitHubError) as exc:
             # Never blindly retried: the retry starts by looking for the marker.
             countdown = getattr(exc, "retry_after", None) or _backoff(self.request.retries)
@@ -225,6 +213,36 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         repo.set_review_status(s, review_id, ReviewStatus.POSTED)
     log.info("review.posted", github_review_id=github_id, comments=len(rendered.comments))
     return {"review_id": review_id, "status": "posted", "github_review_id": github_id}
+
+
+def _post_once(host, review, marker: str, render, log):
+    """The review's id on GitHub: found by its marker, or created now (once).
+
+    If GitHub refuses an anchor we validated, everything goes in the body instead, rather
+    than losing the review.
+    """
+    rendered = render(None)
+    github_id = host.find_review_with_marker(review.repo, review.pr_number, marker)
+    if github_id is not None:
+        log.info("review.found_already_posted", github_review_id=github_id)
+        return github_id, rendered
+    try:
+        github_id = host.create_review(
+            review.repo, review.pr_number, commit_id=review.head_sha,
+            body=rendered.body, comments=rendered.comments,
+        )
+    except ReviewRejected as exc:
+        log.warning("review.anchors_rejected", error=str(exc)[:500])
+        rendered = render(0)
+        github_id = host.create_review(
+            review.repo, review.pr_number, commit_id=review.head_sha, body=rendered.body, comments=[],
+        )
+    return github_id, rendered
+
+
+def _connection(host):
+    """One HTTP connection for a task's calls when the host supports it."""
+    return host if hasattr(host, "__enter__") else nullcontext()
 
 
 def _comment_fingerprints(comments):

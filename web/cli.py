@@ -70,7 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reviewer: {exc}", file=sys.stderr)
         return EXIT_USAGE
     from config.logging import configure_logging
-
     from web.eval_command import run_eval
 
     handlers = {

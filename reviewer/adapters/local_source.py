@@ -14,6 +14,27 @@ from reviewer.diff import FileDiff, head_text_from_hunks, parse_unified_diff
 from reviewer.snapshot import ChangedFile, FileStatus, PullRequestSnapshot
 
 MAX_FILE_BYTES = 1_000_000
+# Repository context for whole-project rules: the tree's paths and its known config files.
+MAX_REPO_FILES = 50_000
+MAX_CONFIG_BYTES = 256_000
+MAX_CONFIG_FILES = 64
+# Read where they sit at the repository root (that is where the tools look for them).
+ROOT_CONFIG_NAMES = frozenset(
+    {
+        ".importlinter",
+        "setup.cfg",
+        "pyproject.toml",
+        "tox.ini",
+        "tach.toml",
+        ".pylintrc",
+        "pylintrc",
+        "ruff.toml",
+        ".ruff.toml",
+        ".reviewer.toml",
+    }
+)
+# Read wherever they sit (tach's per-module domain files live beside the modules).
+NESTED_CONFIG_NAMES = frozenset({"tach.domain.toml"})
 
 # Options that make git's output the same whatever the user's configuration says.
 _GIT_CONFIG = (
@@ -135,13 +156,48 @@ def snapshot_from_git(
                 )
         files.append(changed)
     title = _git(repo, "log", "-1", "--format=%s", head_sha, check=False)
+    repo_files = list_tree(repo, head_sha)
     return PullRequestSnapshot(
         repo=repo_label or str(repo),
         base_sha=merge_base.stdout.decode().strip() or base_sha,
         head_sha=head_sha,
         title=title.stdout.decode("utf-8", "replace").strip(),
         files=files,
+        repo_files=repo_files,
+        config_files=read_config_files(repo, head_sha, repo_files),
     )
+
+
+def list_tree(repo: Path, head_sha: str) -> list[str]:
+    """Every file path at ``head_sha`` (at most ``MAX_REPO_FILES``; empty if git cannot say)."""
+    listing = _git(repo, "ls-tree", "-r", "-z", "--name-only", head_sha, check=False)
+    if listing.returncode != 0:
+        return []
+    names = listing.stdout.decode("utf-8", "replace").split("\0")
+    return [name for name in names if name][:MAX_REPO_FILES]
+
+
+def is_config_file(path: str) -> bool:
+    """Whether ``path`` is one of the configuration files whole-project rules read."""
+    name = path.rsplit("/", 1)[-1]
+    return ("/" not in path and name in ROOT_CONFIG_NAMES) or name in NESTED_CONFIG_NAMES
+
+
+def read_config_files(repo: Path, head_sha: str, repo_files: Sequence[str]) -> dict[str, str]:
+    """The known configuration files at head: path -> text (unreadable or huge ones left out)."""
+    configs: dict[str, str] = {}
+    for path in repo_files:
+        if len(configs) >= MAX_CONFIG_FILES:
+            break
+        if not is_config_file(path):
+            continue
+        size = _git(repo, "cat-file", "-s", f"{head_sha}:{path}", check=False)
+        if size.returncode != 0 or int(size.stdout.strip() or 0) > MAX_CONFIG_BYTES:
+            continue
+        text, _ = read_head_content(repo, head_sha, path)
+        if text is not None:
+            configs[path] = text
+    return configs
 
 
 def snapshot_from_diff(text: str, *, repo_label: str = "local") -> PullRequestSnapshot:

@@ -1,4 +1,4 @@
-"""The performance agent: ruff's blocking-call-in-async, wasted-work and comprehension rules."""
+"""The performance agent: ruff's async/wasted-work rules plus our N+1, blocking-handle and pattern rules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,10 @@ from reviewer.findings import Category
 
 
 def performance_analyzers(options: AgentOptions) -> list[Analyzer]:
-    return [ANALYZERS["ruff-performance"]]
+    return [
+        ANALYZERS[name]
+        for name in ("ruff-performance", "perf-queries", "perf-async", "perf-patterns")
+    ]
 
 
 PERFORMANCE = Agent(

@@ -5,6 +5,9 @@ from __future__ import annotations
 from reviewer.analyzers.bandit_scan import BanditAnalyzer
 from reviewer.analyzers.base import Analyzer
 from reviewer.analyzers.import_rules import ImportRulesAnalyzer
+from reviewer.analyzers.perf_async import BlockingHandleAnalyzer
+from reviewer.analyzers.perf_patterns import PatternAnalyzer
+from reviewer.analyzers.perf_queries import QueryLoopAnalyzer
 from reviewer.analyzers.radon_complexity import RadonAnalyzer
 from reviewer.analyzers.ruff_check import RuffAnalyzer
 from reviewer.analyzers.ruff_rules import PERFORMANCE_RULES, QUALITY_IGNORE, QUALITY_RULES
@@ -22,4 +25,7 @@ ANALYZERS: dict[str, Analyzer] = {
     ),
     "radon": RadonAnalyzer(),
     "imports": ImportRulesAnalyzer(),
+    "perf-async": BlockingHandleAnalyzer(),
+    "perf-queries": QueryLoopAnalyzer(),
+    "perf-patterns": PatternAnalyzer(),
 }
