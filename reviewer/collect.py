@@ -5,7 +5,16 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 from reviewer.ports import CodeHost, PullRequestFile, PullRequestInfo
-from reviewer.snapshot import ChangedFile, FileStatus, PullRequestSnapshot, decode_source
+from reviewer.snapshot import (
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_FILES,
+    MAX_REPO_FILES,
+    ChangedFile,
+    FileStatus,
+    PullRequestSnapshot,
+    decode_source,
+    is_config_file,
+)
 
 _KNOWN_STATUSES = {s.value for s in FileStatus}
 
@@ -29,6 +38,7 @@ def collect_snapshot(
             files = list(pool.map(build, entries))
     else:
         files = [build(e) for e in entries]
+    repo_files = host.list_tree(info.repo, info.head_sha)[:MAX_REPO_FILES]
     return PullRequestSnapshot(
         repo=info.repo,
         number=info.number,
@@ -36,7 +46,25 @@ def collect_snapshot(
         head_sha=info.head_sha,
         title=info.title,
         files=files,
+        repo_files=repo_files,
+        config_files=_config_files(host, info, repo_files),
     )
+
+
+def _config_files(host: CodeHost, info: PullRequestInfo, repo_files: list[str]) -> dict[str, str]:
+    """The repository's configuration as of the BASE commit, never the PR's head: a pull
+    request must not be able to relax the rules it is reviewed by."""
+    configs: dict[str, str] = {}
+    for path in (p for p in repo_files if is_config_file(p)):
+        if len(configs) >= MAX_CONFIG_FILES:
+            break
+        data = host.get_file_content(info.repo, path, info.base_sha)
+        if data is None or len(data) > MAX_CONFIG_BYTES:
+            continue
+        text, problem = decode_source(data)
+        if text is not None:
+            configs[path] = text
+    return configs
 
 
 def _changed_file(host: CodeHost, info: PullRequestInfo, entry: PullRequestFile) -> ChangedFile:

@@ -61,6 +61,10 @@ class CodeHost(Protocol):
 
     def list_pull_request_files(self, repo: str, number: int) -> list[PullRequestFile]: ...
 
+    def list_tree(self, repo: str, ref: str) -> list[str]:
+        """Every file path in the repository at ``ref`` (empty when unknown)."""
+        ...
+
     def get_file_content(self, repo: str, path: str, ref: str) -> bytes | None:
         """The raw bytes of a file at a ref, or None when it does not exist there."""
         ...

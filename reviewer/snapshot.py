@@ -75,3 +75,32 @@ def decode_source(data: bytes, *, limit: int = MAX_FILE_BYTES) -> tuple[str | No
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
         return None, f"not UTF-8 (byte {exc.start})"
+
+
+# Repository context for whole-project rules: the tree's paths and its known config files.
+MAX_REPO_FILES = 50_000
+MAX_CONFIG_BYTES = 256_000
+MAX_CONFIG_FILES = 64
+# Read where they sit at the repository root (that is where the tools look for them).
+ROOT_CONFIG_NAMES = frozenset(
+    {
+        ".importlinter",
+        "setup.cfg",
+        "pyproject.toml",
+        "tox.ini",
+        "tach.toml",
+        ".pylintrc",
+        "pylintrc",
+        "ruff.toml",
+        ".ruff.toml",
+        ".reviewer.toml",
+    }
+)
+# Read wherever they sit (tach's per-module domain files live beside the modules).
+NESTED_CONFIG_NAMES = frozenset({"tach.domain.toml"})
+
+
+def is_config_file(path: str) -> bool:
+    """Whether ``path`` is one of the configuration files whole-project rules read."""
+    name = path.rsplit("/", 1)[-1]
+    return ("/" not in path and name in ROOT_CONFIG_NAMES) or name in NESTED_CONFIG_NAMES

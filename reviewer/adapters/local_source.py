@@ -11,31 +11,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from reviewer.diff import FileDiff, head_text_from_hunks, parse_unified_diff
-from reviewer.snapshot import ChangedFile, FileStatus, PullRequestSnapshot
+from reviewer.snapshot import (
+    ChangedFile,
+    FileStatus,
+    MAX_CONFIG_BYTES,
+    MAX_CONFIG_FILES,
+    MAX_REPO_FILES,
+    PullRequestSnapshot,
+    is_config_file,
+)
 
 MAX_FILE_BYTES = 1_000_000
-# Repository context for whole-project rules: the tree's paths and its known config files.
-MAX_REPO_FILES = 50_000
-MAX_CONFIG_BYTES = 256_000
-MAX_CONFIG_FILES = 64
-# Read where they sit at the repository root (that is where the tools look for them).
-ROOT_CONFIG_NAMES = frozenset(
-    {
-        ".importlinter",
-        "setup.cfg",
-        "pyproject.toml",
-        "tox.ini",
-        "tach.toml",
-        ".pylintrc",
-        "pylintrc",
-        "ruff.toml",
-        ".ruff.toml",
-        ".reviewer.toml",
-    }
-)
-# Read wherever they sit (tach's per-module domain files live beside the modules).
-NESTED_CONFIG_NAMES = frozenset({"tach.domain.toml"})
-
 # Options that make git's output the same whatever the user's configuration says.
 _GIT_CONFIG = (
     "-c", "core.quotepath=false",
@@ -175,12 +161,6 @@ def list_tree(repo: Path, head_sha: str) -> list[str]:
         return []
     names = listing.stdout.decode("utf-8", "replace").split("\0")
     return [name for name in names if name][:MAX_REPO_FILES]
-
-
-def is_config_file(path: str) -> bool:
-    """Whether ``path`` is one of the configuration files whole-project rules read."""
-    name = path.rsplit("/", 1)[-1]
-    return ("/" not in path and name in ROOT_CONFIG_NAMES) or name in NESTED_CONFIG_NAMES
 
 
 def read_config_files(repo: Path, head_sha: str, repo_files: Sequence[str]) -> dict[str, str]:

@@ -35,8 +35,12 @@ class AgentOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     analyzer_time_limit_s: float = Field(default=30.0, gt=0)
-    max_findings_per_file: int = Field(default=10, ge=0)
-    max_findings_per_pr: int = Field(default=50, ge=0)
+    # Caps on what an agent keeps (worst first). What a developer is shown inline is capped
+    # again, lower, when the review is posted (REVIEWER_INLINE_COMMENT_CAP); the rest is
+    # listed in the review body. These caps only stop a pathological file or PR (generated
+    # code, a vendored tree) from flooding storage and the summary.
+    max_findings_per_file: int = Field(default=40, ge=0)
+    max_findings_per_pr: int = Field(default=150, ge=0)
     max_file_bytes: int = Field(default=DEFAULT_MAX_BYTES, gt=0)
     # Module (its submodules too) -> why it is banned ('' for no reason given).
     banned_imports: dict[str, str] = Field(default_factory=dict)

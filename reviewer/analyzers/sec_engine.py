@@ -23,9 +23,23 @@ from reviewer.analyzers.sec_taint import TaintAnalyzer, flow_finding, module_flo
 # B313-B320, B405-B411: "XML parsing is unsafe", replaced by the XXE rule, which looks at the
 # parser's configuration (the stdlib parsers do not resolve external entities by default).
 BANDIT_EXCLUDED: frozenset[str] = EXCLUDED_TESTS | {
-    "B606", "B607",
-    "B313", "B314", "B315", "B316", "B317", "B318", "B319", "B320",
-    "B405", "B406", "B407", "B408", "B409", "B410", "B411",
+    "B606",
+    "B607",
+    "B313",
+    "B314",
+    "B315",
+    "B316",
+    "B317",
+    "B318",
+    "B319",
+    "B320",
+    "B405",
+    "B406",
+    "B407",
+    "B408",
+    "B409",
+    "B410",
+    "B411",
 }
 
 # bandit rule -> the sink family a proof of safety from the tracker covers.

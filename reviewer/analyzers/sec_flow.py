@@ -33,13 +33,55 @@ from reviewer.analyzers.sec_values import (
 )
 
 REQUEST_NAMES = frozenset({"request", "req"})
-NON_DATA_REQUEST_ATTRS = frozenset({"method", "user", "session", "endpoint", "is_secure",
-                                    "is_json", "scheme", "auth", "blueprint", "environ_base",
-                                    "is_ajax", "resolver_match", "site", "_request"})
-ROUTE_DECORATORS = frozenset({"route", "get", "post", "put", "delete", "patch", "api_route",
-                              "websocket", "api_view", "view_config", "expose"})
-INJECTED_PARAMS = frozenset({"self", "cls", "request", "req", "db", "session", "current_user",
-                             "background_tasks", "response", "app", "args", "kwargs"})
+NON_DATA_REQUEST_ATTRS = frozenset(
+    {
+        "method",
+        "user",
+        "session",
+        "endpoint",
+        "is_secure",
+        "is_json",
+        "scheme",
+        "auth",
+        "blueprint",
+        "environ_base",
+        "is_ajax",
+        "resolver_match",
+        "site",
+        "_request",
+    }
+)
+ROUTE_DECORATORS = frozenset(
+    {
+        "route",
+        "get",
+        "post",
+        "put",
+        "delete",
+        "patch",
+        "api_route",
+        "websocket",
+        "api_view",
+        "view_config",
+        "expose",
+    }
+)
+INJECTED_PARAMS = frozenset(
+    {
+        "self",
+        "cls",
+        "request",
+        "req",
+        "db",
+        "session",
+        "current_user",
+        "background_tasks",
+        "response",
+        "app",
+        "args",
+        "kwargs",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -62,8 +104,12 @@ class _Exit(Exception):
 class FunctionWalk:
     """Walks one function body; collects ``flows`` (every sink reached, whatever its state)."""
 
-    def __init__(self, imports: dict[str, str], module_consts: dict[str, Val],
-                 imported_modules: frozenset[str]):
+    def __init__(
+        self,
+        imports: dict[str, str],
+        module_consts: dict[str, Val],
+        imported_modules: frozenset[str],
+    ):
         self.imports = imports
         self.module_consts = module_consts
         self.imported_modules = imported_modules
@@ -95,8 +141,14 @@ class FunctionWalk:
         self.block(node.body, env)
 
     def run_module(self, body: list[ast.stmt]) -> None:
-        self.block([s for s in body if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef,
-                                                          ast.ClassDef))], {})
+        self.block(
+            [
+                s
+                for s in body
+                if not isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
+            ],
+            {},
+        )
 
     # --- statements --------------------------------------------------------------------------
 
@@ -107,7 +159,7 @@ class FunctionWalk:
                 return True
         return False
 
-    def stmt(self, node: ast.stmt, env: dict[str, Val]) -> bool:  # noqa: C901 - a dispatcher
+    def stmt(self, node: ast.stmt, env: dict[str, Val]) -> bool:
         if isinstance(node, ast.Assign):
             value = self.expr(node.value, env)
             for target in node.targets:
@@ -265,15 +317,21 @@ class FunctionWalk:
     def assign(self, target: ast.expr, value: Val, env: dict[str, Val], stmt: ast.stmt) -> None:
         if isinstance(target, ast.Name):
             env[target.id] = value
-            sources = _names(stmt.value) if isinstance(getattr(stmt, "value", None), ast.Call) else set()
+            sources = (
+                _names(stmt.value) if isinstance(getattr(stmt, "value", None), ast.Call) else set()
+            )
             self.derived[target.id] = {n for n in sources if n in env and n != target.id}
             if value.text and value.safe and isinstance(stmt, ast.Assign):
-                self.flows.append(Flow(sink=S.SQL_INJECTION, line=stmt.lineno, call="", state="safe"))
+                self.flows.append(
+                    Flow(sink=S.SQL_INJECTION, line=stmt.lineno, call="", state="safe")
+                )
             if value.taint & {"rand"} and _secretish(target.id):
                 self.flow(S.WEAK_RANDOM, stmt, f"`{target.id}`", value)
         elif isinstance(target, (ast.Tuple, ast.List)):
             for index, element in enumerate(target.elts):
-                part = value.items[index] if value.items and index < len(value.items) else value.flat()
+                part = (
+                    value.items[index] if value.items and index < len(value.items) else value.flat()
+                )
                 self.assign(element, part, env, stmt)
         elif isinstance(target, ast.Starred):
             self.assign(target.value, value.flat(), env, stmt)
@@ -281,10 +339,16 @@ class FunctionWalk:
             container = dotted(target.value)
             key = self.expr(target.slice, env)
             qualified = self.qualify(container) if container else None
-            if container and (qualified in S.SESSION_NAMES or container.split(".")[-1] == "session"):
+            if container and (
+                qualified in S.SESSION_NAMES or container.split(".")[-1] == "session"
+            ):
                 self.flow(S.TRUST_BOUNDARY, stmt, "a session entry", combine(key, value))
-            if container and value.taint & {"rand"} and (
-                _secretish(container) or (isinstance(key.const, str) and _secretish(key.const))
+            if (
+                container
+                and value.taint & {"rand"}
+                and (
+                    _secretish(container) or (isinstance(key.const, str) and _secretish(key.const))
+                )
             ):
                 self.flow(S.WEAK_RANDOM, stmt, f"`{container}[...]`", value)
             if container and container in env:
@@ -296,7 +360,7 @@ class FunctionWalk:
 
     # --- expressions -------------------------------------------------------------------------
 
-    def expr(self, node: ast.expr | None, env: dict[str, Val]) -> Val:  # noqa: C901
+    def expr(self, node: ast.expr | None, env: dict[str, Val]) -> Val:
         if node is None:
             return NOTHING
         if isinstance(node, ast.Constant):
@@ -331,15 +395,20 @@ class FunctionWalk:
             return base.flat() if base.tainted else (SAFE if base.safe else NOTHING)
         if isinstance(node, ast.JoinedStr):
             parts = [self.expr(v, env) for v in node.values]
-            text = "".join(p.const for p in parts) if all(
-                isinstance(p.const, str) for p in parts) else UNKNOWN
+            text = (
+                "".join(p.const for p in parts)
+                if all(isinstance(p.const, str) for p in parts)
+                else UNKNOWN
+            )
             result = combine(*parts, text=True)
             return replace(result, const=text) if text is not UNKNOWN else result
         if isinstance(node, ast.FormattedValue):
             value = self.expr(node.value, env)
             if node.format_spec is not None:
                 self.expr(node.format_spec, env)
-            return replace(value.flat(), const=value.const if isinstance(value.const, str) else UNKNOWN)
+            return replace(
+                value.flat(), const=value.const if isinstance(value.const, str) else UNKNOWN
+            )
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left, env), self.expr(node.right, env)
             if isinstance(node.op, ast.Div) and (left.tag == "path"):
@@ -378,7 +447,9 @@ class FunctionWalk:
             value = Val(items=items, safe=all(i.safe for i in items))
             if isinstance(node, ast.Tuple) and all(c is not UNKNOWN for c in consts):
                 return replace(value, const=tuple(consts))
-            if all(c is not UNKNOWN for c in consts) and all(isinstance(c, (str, int)) for c in consts):
+            if all(c is not UNKNOWN for c in consts) and all(
+                isinstance(c, (str, int)) for c in consts
+            ):
                 return replace(value, const=tuple(consts))
             return value
         if isinstance(node, ast.Dict):
@@ -411,7 +482,10 @@ class FunctionWalk:
             return replace(flat, text=flat.text or base.text)
         if isinstance(node, ast.Slice):
             parts = [self.expr(p, env) for p in (node.lower, node.upper, node.step) if p]
-            values = [None if p is None else self.expr(p, env).const for p in (node.lower, node.upper, node.step)]
+            values = [
+                None if p is None else self.expr(p, env).const
+                for p in (node.lower, node.upper, node.step)
+            ]
             if all(v is not UNKNOWN for v in values):
                 return const(slice(*values))
             return combine(*parts) if parts else SAFE
@@ -426,8 +500,12 @@ class FunctionWalk:
         if isinstance(node, ast.DictComp):
             inner = dict(env)
             for gen in node.generators:
-                self.assign(gen.target, self.element(self.expr(gen.iter, inner)), inner,
-                            ast.Pass(lineno=node.lineno))
+                self.assign(
+                    gen.target,
+                    self.element(self.expr(gen.iter, inner)),
+                    inner,
+                    ast.Pass(lineno=node.lineno),
+                )
             return combine(self.expr(node.key, inner), self.expr(node.value, inner))
         if isinstance(node, ast.NamedExpr):
             value = self.expr(node.value, env)
@@ -471,16 +549,17 @@ class FunctionWalk:
 
     # --- calls -------------------------------------------------------------------------------
 
-    def call(self, node: ast.Call, env: dict[str, Val]) -> Val:  # noqa: C901
+    def call(self, node: ast.Call, env: dict[str, Val]) -> Val:
         func = node.func
         name = dotted(func)
         qualified = self.qualify(name) if name else ""
         method = func.attr if isinstance(func, ast.Attribute) else None
         receiver_name = dotted(func.value) if isinstance(func, ast.Attribute) else None
-        is_module_call = bool(name) and (
-            (name.split(".")[0] in self.imports) or qualified in S.CLEAN_CALLS
-        ) and (receiver_name is None or receiver_name.split(".")[0] not in env) and not (
-            qualified.startswith("flask.request")
+        is_module_call = (
+            bool(name)
+            and ((name.split(".")[0] in self.imports) or qualified in S.CLEAN_CALLS)
+            and (receiver_name is None or receiver_name.split(".")[0] not in env)
+            and not (qualified.startswith("flask.request"))
         )
         receiver = (
             self.expr(func.value, env)
@@ -503,8 +582,10 @@ class FunctionWalk:
         last = qualified.rsplit(".", 1)[-1]
         if qualified in S.XML_PARSE_CALLS or (method == "getroot" and receiver.tag == "xmldoc"):
             return Val(tag="xmldoc")
-        if (method in S.QUERY_METHODS and not is_module_call) or qualified in S.DESER_CALLS or (
-            qualified.startswith("yaml.") and "load" in last
+        if (
+            (method in S.QUERY_METHODS and not is_module_call)
+            or qualified in S.DESER_CALLS
+            or (qualified.startswith("yaml.") and "load" in last)
         ):
             return NOTHING  # what a query returns is stored data, not the query's text
         if qualified == "input" or qualified == "raw_input":
@@ -526,7 +607,9 @@ class FunctionWalk:
             return Val(tag="xmlparser", safe=True)
         if qualified == "str" and args:
             value = args[0].flat()
-            return replace(value, text=True, const=args[0].const if isinstance(args[0].const, str) else UNKNOWN)
+            return replace(
+                value, text=True, const=args[0].const if isinstance(args[0].const, str) else UNKNOWN
+            )
         if method in ("get", "getlist", "pop", "setdefault") and receiver.keys is not None:
             key = args[0].const if args else UNKNOWN
             if method == "get" and len(args) >= 2 and receiver.tag == "config":
@@ -560,13 +643,49 @@ class FunctionWalk:
                 return result
             return NOTHING
         # a method on a value (or a local function): the result carries what went in
-        result = combine(receiver, *every, text=receiver.text or (
-            method in ("format", "join", "replace", "strip", "lower", "upper", "decode",
-                       "encode", "lstrip", "rstrip", "title", "capitalize")))
+        result = combine(
+            receiver,
+            *every,
+            text=receiver.text
+            or (
+                method
+                in (
+                    "format",
+                    "join",
+                    "replace",
+                    "strip",
+                    "lower",
+                    "upper",
+                    "decode",
+                    "encode",
+                    "lstrip",
+                    "rstrip",
+                    "title",
+                    "capitalize",
+                )
+            ),
+        )
         if receiver.tag == "request" or (name in REQUEST_NAMES):
             result = replace(result, text=True)
-        if method in ("format", "join", "replace", "strip", "lower", "upper", "decode", "encode",
-                      "lstrip", "rstrip", "title", "capitalize", "format_map") and result.safe:
+        if (
+            method
+            in (
+                "format",
+                "join",
+                "replace",
+                "strip",
+                "lower",
+                "upper",
+                "decode",
+                "encode",
+                "lstrip",
+                "rstrip",
+                "title",
+                "capitalize",
+                "format_map",
+            )
+            and result.safe
+        ):
             return result
         return result if result.tainted else (SAFE if result.safe and method else NOTHING)
 
@@ -591,14 +710,20 @@ class FunctionWalk:
         current = env[name]
         if method == "append" and args:
             if current.items is not None:
-                env[name] = replace(current, items=current.items + (args[0],), const=UNKNOWN,
-                                    safe=current.safe and args[0].safe)
+                env[name] = replace(
+                    current,
+                    items=current.items + (args[0],),
+                    const=UNKNOWN,
+                    safe=current.safe and args[0].safe,
+                )
             else:
                 env[name] = combine(current, args[0])
         elif method in ("extend", "update", "add", "insert", "write", "writelines", "appendleft"):
             added = args[-1] if args else NOTHING
             if method == "update" and current.keys is not None and added.keys is not None:
-                env[name] = replace(current, keys=tuple({**dict(current.keys), **dict(added.keys)}.items()))
+                env[name] = replace(
+                    current, keys=tuple({**dict(current.keys), **dict(added.keys)}.items())
+                )
             elif method == "extend" and current.items is not None and added.items is not None:
                 env[name] = replace(current, items=current.items + added.items)
             elif args:
@@ -630,7 +755,7 @@ class FunctionWalk:
 
     # --- sinks -------------------------------------------------------------------------------
 
-    def check_sinks(self, node, qualified, method, receiver, receiver_name, args, keywords, env):  # noqa: C901
+    def check_sinks(self, node, qualified, method, receiver, receiver_name, args, keywords, env):
         first = args[0] if args else None
         kw = keywords.get
         call = f"`{qualified or method}()`"
@@ -654,15 +779,25 @@ class FunctionWalk:
                 elif runs_shell:
                     self.flow(S.COMMAND_INJECTION, node, call, combine(*command.items[2:]))
                 elif any(item.tainted for item in command.items[1:]):
-                    self.flow(S.COMMAND_INJECTION, node, call, combine(*command.items[1:]),
-                              strength=0.6)
+                    self.flow(
+                        S.COMMAND_INJECTION, node, call, combine(*command.items[1:]), strength=0.6
+                    )
             elif command.tainted:
-                self.flow(S.COMMAND_INJECTION, node, call, command,
-                          strength=0.6 if command.items is None and not command.text else None)
+                self.flow(
+                    S.COMMAND_INJECTION,
+                    node,
+                    call,
+                    command,
+                    strength=0.6 if command.items is None and not command.text else None,
+                )
         elif qualified.startswith(S.EXEC_PREFIXES) and args:
             self.flow(S.COMMAND_INJECTION, node, call, combine(*args))
         # SQL
-        elif method in S.SQL_METHODS and first is not None and not qualified.startswith(("re.", "os.")):
+        elif (
+            method in S.SQL_METHODS
+            and first is not None
+            and not qualified.startswith(("re.", "os."))
+        ):
             sql = first if first is not None else kw("sql") or kw("query")
             if sql is not None and (sql.text or sql.tainted or sql.safe):
                 self.flow(S.SQL_INJECTION, node, call, sql, built=sql.text)
@@ -674,8 +809,9 @@ class FunctionWalk:
         elif method in S.PATH_METHODS and receiver.tag == "path":
             self.flow(S.PATH_TRAVERSAL, node, call, receiver)
         # HTML and templates
-        elif qualified in S.TEMPLATE_CALLS or (method == "from_string" and receiver.tag is None
-                                               and not is_local and first is not None):
+        elif qualified in S.TEMPLATE_CALLS or (
+            method == "from_string" and receiver.tag is None and not is_local and first is not None
+        ):
             if first is not None:
                 self.flow(S.TEMPLATE_INJECTION, node, call, first)
         elif qualified in S.MARKUP_CALLS and first is not None:
@@ -685,8 +821,9 @@ class FunctionWalk:
         elif qualified in S.REDIRECT_CALLS and (first or kw("location") or kw("url")) is not None:
             self.flow(S.OPEN_REDIRECT, node, call, first or kw("location") or kw("url"))
         # outbound requests
-        elif (qualified in S.SSRF_CALLS or (
-                qualified.split(".")[0] in S.SSRF_MODULES and method in S.HTTP_VERBS)):
+        elif qualified in S.SSRF_CALLS or (
+            qualified.split(".")[0] in S.SSRF_MODULES and method in S.HTTP_VERBS
+        ):
             url = kw("url") or (args[1] if method == "request" and len(args) > 1 else first)
             if url is not None:
                 self.flow(S.SSRF_SINK, node, call, url)
@@ -699,8 +836,11 @@ class FunctionWalk:
                 self.flow(S.XPATH_INJECTION, node, call, first)
         elif method in S.XML_FIND_METHODS and receiver.tag == "xmldoc" and first is not None:
             self.flow(S.XPATH_INJECTION, node, call, first)
-        elif method in S.LDAP_METHODS and self.imported_modules & {"ldap", "ldap3"} and not (
-                qualified.startswith("re.")):
+        elif (
+            method in S.LDAP_METHODS
+            and self.imported_modules & {"ldap", "ldap3"}
+            and not (qualified.startswith("re."))
+        ):
             query = kw("search_filter") or kw("filterstr") or (args[1] if len(args) > 1 else None)
             if query is not None:
                 self.flow(S.LDAP_INJECTION, node, call, query)
@@ -709,8 +849,15 @@ class FunctionWalk:
             self.flow(S.DESERIALIZATION, node, call, first or kw("data"))
         elif qualified in ("yaml.load", "yaml.load_all") and first is not None:
             loader = kw("Loader") or (args[1] if len(args) > 1 else None)
-            loader_name = dotted(next((k.value for k in node.keywords if k.arg == "Loader"),
-                                      node.args[1] if len(node.args) > 1 else None)) or ""
+            loader_name = (
+                dotted(
+                    next(
+                        (k.value for k in node.keywords if k.arg == "Loader"),
+                        node.args[1] if len(node.args) > 1 else None,
+                    )
+                )
+                or ""
+            )
             if loader is None or "Safe" not in loader_name:
                 self.flow(S.DESERIALIZATION, node, call, first)
         # XML
@@ -723,22 +870,40 @@ class FunctionWalk:
             value = args[1] if len(args) > 1 else kw("value")
             if value is not None and value.taint & {"rand"}:
                 self.flow(S.WEAK_RANDOM, node, "a cookie value", value)
-        elif method in ("update", "setdefault") and receiver_name and (
-                self.qualify(receiver_name) in S.SESSION_NAMES):
+        elif (
+            method in ("update", "setdefault")
+            and receiver_name
+            and (self.qualify(receiver_name) in S.SESSION_NAMES)
+        ):
             self.flow(S.TRUST_BOUNDARY, node, "a session entry", combine(*args, *keywords.values()))
 
-    def flow(self, sink: S.SinkKind, node, call: str, value: Val, *, built: bool = True,
-             strength: float | None = None) -> None:
+    def flow(
+        self,
+        sink: S.SinkKind,
+        node,
+        call: str,
+        value: Val,
+        *,
+        built: bool = True,
+        strength: float | None = None,
+    ) -> None:
         if sink.kind in value.taint:
             state = "tainted"
         elif value.safe or value.tainted:
             state = "safe"  # constant, or sanitised for this kind of sink
         else:
             state = "unknown" if built else "opaque"
-        self.flows.append(Flow(sink=sink, line=node.lineno, call=call, state=state,
-                               origin=value.origin,
-                               strength=strength if strength is not None else value.strength,
-                               detail=getattr(node, "end_lineno", node.lineno) and ""))
+        self.flows.append(
+            Flow(
+                sink=sink,
+                line=node.lineno,
+                call=call,
+                state=state,
+                origin=value.origin,
+                strength=strength if strength is not None else value.strength,
+                detail=getattr(node, "end_lineno", node.lineno) and "",
+            )
+        )
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -801,9 +966,23 @@ def clean(env: dict[str, Val], names: set[str]) -> None:
             env[name] = env[name].without(INJECTION_KINDS)
 
 
-_VALIDATION_METHODS = frozenset({"isdigit", "isnumeric", "isdecimal", "isalnum", "isalpha",
-                                 "isidentifier", "match", "fullmatch", "startswith", "endswith",
-                                 "is_safe_url", "url_has_allowed_host_and_scheme", "search"})
+_VALIDATION_METHODS = frozenset(
+    {
+        "isdigit",
+        "isnumeric",
+        "isdecimal",
+        "isalnum",
+        "isalpha",
+        "isidentifier",
+        "match",
+        "fullmatch",
+        "startswith",
+        "endswith",
+        "is_safe_url",
+        "url_has_allowed_host_and_scheme",
+        "search",
+    }
+)
 
 
 def validated_names(test: ast.expr) -> tuple[set[str], bool]:
@@ -838,16 +1017,21 @@ def validated_names(test: ast.expr) -> tuple[set[str], bool]:
             if isinstance(left, ast.Constant):  # "'" in value: a blacklist probe
                 return _names(right), isinstance(op, ast.NotIn) != negated
             return _names(left), isinstance(op, ast.In) != negated
-        if isinstance(op, (ast.Eq, ast.NotEq)) and not _is_none(left) and not _is_none(right):
-            if isinstance(right, ast.Constant) or isinstance(left, ast.Constant):
-                return _names(left) | _names(right), isinstance(op, ast.Eq) != negated
+        if (
+            isinstance(op, (ast.Eq, ast.NotEq))
+            and not _is_none(left)
+            and not _is_none(right)
+            and (isinstance(right, ast.Constant) or isinstance(left, ast.Constant))
+        ):
+            return _names(left) | _names(right), isinstance(op, ast.Eq) != negated
     if isinstance(test, ast.Call):
         func = test.func
         method = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
         if method in _VALIDATION_METHODS:
             names = set()
-            if isinstance(func, ast.Attribute) and not (isinstance(func.value, ast.Name)
-                                                        and func.value.id == "re"):
+            if isinstance(func, ast.Attribute) and not (
+                isinstance(func.value, ast.Name) and func.value.id == "re"
+            ):
                 names |= _names(func.value)
             for arg in test.args:
                 names |= _names(arg)

@@ -24,7 +24,9 @@ TOKEN_PATTERNS: dict[str, re.Pattern[str]] = {
     "Slack webhook": re.compile(r"https://hooks\.slack\.com/services/T[0-9A-Z]+/B[0-9A-Z]+/\w+"),
     "Stripe secret key": re.compile(r"\b[rs]k_live_[0-9a-zA-Z]{20,}"),
     "Google API key": re.compile(r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-    "private key": re.compile(r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP )?PRIVATE KEY( BLOCK)?-----"),
+    "private key": re.compile(
+        r"-----BEGIN (?:RSA |EC |DSA |OPENSSH |PGP )?PRIVATE KEY( BLOCK)?-----"
+    ),
     "OpenAI API key": re.compile(r"\bsk-(?:proj-)?[A-Za-z0-9_-]{32,}"),
 }
 SECRET_NAME = re.compile(
@@ -32,9 +34,12 @@ SECRET_NAME = re.compile(
     r"client_?secret|credentials?|signing_?key)$|^(pass(word|wd)?|secret|token)",
     re.IGNORECASE,
 )
-NOT_SECRET_NAME = re.compile(r"(_(name|field|file|path|url|len|length|type|id|header|prefix|"
-                             r"param|key_name|env|var|pattern|regex|label|hint|policy)$)|"
-                             r"(^(is|has|use|show|min|max|num|check)_)", re.IGNORECASE)
+NOT_SECRET_NAME = re.compile(
+    r"(_(name|field|file|path|url|len|length|type|id|header|prefix|"
+    r"param|key_name|env|var|pattern|regex|label|hint|policy)$)|"
+    r"(^(is|has|use|show|min|max|num|check)_)",
+    re.IGNORECASE,
+)
 PLACEHOLDER = re.compile(
     r"(change.?me|example|placeholder|dummy|sample|your[_-]|xxx|\*\*\*|<[^>]+>|\$\{|\{\{|%\(|"
     r"^test|^fake|^none$|^null$|redacted|todo|fixme|insert|replace|^password$|^secret$)",
@@ -99,18 +104,22 @@ class SecretsAnalyzer(Analyzer):
                 if line in reported:
                     continue
                 reported.add(line)
-                output.hits.append(Hit(Finding(
-                    path=source.path,
-                    line=line,
-                    category=Category.SECURITY,
-                    severity=Severity.HIGH if confidence >= 0.85 else Severity.MEDIUM,
-                    rule="hardcoded-secret",
-                    cwe="CWE-798",
-                    message=f"hard-coded {label}: load it from the environment or a secret "
-                    "store, and rotate it if it was ever committed",
-                    confidence=confidence,
-                    source=self.source,
-                )))
+                output.hits.append(
+                    Hit(
+                        Finding(
+                            path=source.path,
+                            line=line,
+                            category=Category.SECURITY,
+                            severity=Severity.HIGH if confidence >= 0.85 else Severity.MEDIUM,
+                            rule="hardcoded-secret",
+                            cwe="CWE-798",
+                            message=f"hard-coded {label}: load it from the environment or a secret "
+                            "store, and rotate it if it was ever committed",
+                            confidence=confidence,
+                            source=self.source,
+                        )
+                    )
+                )
         return output
 
     def _check(self, node: ast.AST):
@@ -122,26 +131,42 @@ class SecretsAnalyzer(Analyzer):
                     return
         value = getattr(node, "value", None)
         if isinstance(node, (ast.Assign, ast.AnnAssign)) and _literal(value):
-            if any(_is_secret_name(n) for n in _target_names(node)) and looks_like_secret(value.value):
+            if any(_is_secret_name(n) for n in _target_names(node)) and looks_like_secret(
+                value.value
+            ):
                 yield node.lineno, "secret in a variable", 0.8
         elif isinstance(node, ast.Call):
             for keyword in node.keywords:
-                if keyword.arg and _is_secret_name(keyword.arg) and _literal(keyword.value) and (
-                    looks_like_secret(keyword.value.value)
+                if (
+                    keyword.arg
+                    and _is_secret_name(keyword.arg)
+                    and _literal(keyword.value)
+                    and (looks_like_secret(keyword.value.value))
                 ):
                     yield keyword.value.lineno, f"`{keyword.arg}` argument", 0.8
         elif isinstance(node, ast.Dict):
             for key, item in zip(node.keys, node.values):
-                if isinstance(key, ast.Constant) and isinstance(key.value, str) and _is_secret_name(
-                    key.value
-                ) and _literal(item) and looks_like_secret(item.value):
+                if (
+                    isinstance(key, ast.Constant)
+                    and isinstance(key.value, str)
+                    and _is_secret_name(key.value)
+                    and _literal(item)
+                    and looks_like_secret(item.value)
+                ):
                     yield item.lineno, f"`{key.value}` entry", 0.75
-        elif isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(
-            node.ops[0], (ast.Eq, ast.NotEq)
+        elif (
+            isinstance(node, ast.Compare)
+            and len(node.ops) == 1
+            and isinstance(node.ops[0], (ast.Eq, ast.NotEq))
         ):
             left, right = node.left, node.comparators[0]
             name = getattr(left, "id", None) or getattr(left, "attr", None)
-            if name and _is_secret_name(name) and _literal(right) and looks_like_secret(right.value):
+            if (
+                name
+                and _is_secret_name(name)
+                and _literal(right)
+                and looks_like_secret(right.value)
+            ):
                 yield node.lineno, "password compared with a literal", 0.75
 
 

@@ -18,8 +18,13 @@ from reviewer.analyzers.sec_sinks import FAMILY, SQL_INJECTION
 from reviewer.analyzers.sec_values import Val, const
 from reviewer.findings import Category, Finding, Severity
 
-_LOWER = {Severity.CRITICAL: Severity.HIGH, Severity.HIGH: Severity.MEDIUM,
-          Severity.MEDIUM: Severity.LOW, Severity.LOW: Severity.LOW, Severity.INFO: Severity.INFO}
+_LOWER = {
+    Severity.CRITICAL: Severity.HIGH,
+    Severity.HIGH: Severity.MEDIUM,
+    Severity.MEDIUM: Severity.LOW,
+    Severity.LOW: Severity.LOW,
+    Severity.INFO: Severity.INFO,
+}
 PATTERN_CONFIDENCE = 0.6
 
 
@@ -64,8 +69,11 @@ def safe_sink_lines(flows: Iterable[Flow]) -> dict[int, set[str]]:
     for flow in flows:
         family = FAMILY.get(flow.sink.cwe, flow.sink.cwe)
         (safe if flow.state == "safe" else risky).setdefault(flow.line, set()).add(family)
-    return {line: families - risky.get(line, set()) for line, families in safe.items()
-            if families - risky.get(line, set())}
+    return {
+        line: families - risky.get(line, set())
+        for line, families in safe.items()
+        if families - risky.get(line, set())
+    }
 
 
 def flow_finding(path: str, flow: Flow) -> Finding | None:

@@ -31,7 +31,9 @@ SQL, CMD, PATH, XSS, CODE, REDIRECT, SSRF, XPATH, LDAP, DESER, XXE, TRUST, RAND 
     "trust",
     "rand",
 )
-INJECTION_KINDS = frozenset({SQL, CMD, PATH, XSS, CODE, REDIRECT, SSRF, XPATH, LDAP, DESER, XXE, TRUST})
+INJECTION_KINDS = frozenset(
+    {SQL, CMD, PATH, XSS, CODE, REDIRECT, SSRF, XPATH, LDAP, DESER, XXE, TRUST}
+)
 # The environment and argv are controlled by whoever starts the process: dangerous for what
 # runs commands or code, not a web-style injection source.
 ENVIRONMENT_KINDS = frozenset({CMD, CODE})
@@ -88,8 +90,9 @@ class Val:
             safe = safe and part.safe
             if part.tainted and origin is None:
                 origin, strength = part.origin, part.strength
-        return Val(taint=taint, origin=origin, safe=safe and not taint, strength=strength,
-                   text=self.text)
+        return Val(
+            taint=taint, origin=origin, safe=safe and not taint, strength=strength, text=self.text
+        )
 
     def parts(self) -> list[Val]:
         found = list(self.items or ())
@@ -129,9 +132,7 @@ def join(*values: Val) -> Val:
     keys = None
     if all(v.keys is not None for v in values):
         names = dict.fromkeys(k for v in values for k, _ in v.keys)
-        keys = tuple(
-            (k, join(*(dict(v.keys).get(k, NOTHING) for v in values))) for k in names
-        )
+        keys = tuple((k, join(*(dict(v.keys).get(k, NOTHING) for v in values))) for k in names)
     tags = {v.tag for v in values}
     return Val(
         taint=taint,
@@ -150,8 +151,15 @@ def combine(*values: Val, text: bool = False) -> Val:
     """A value computed from all of ``values`` (a concatenation, a call's result)."""
     flat = [v.flat() for v in values]
     joined = join(*flat) if flat else SAFE
-    return replace(joined, const=UNKNOWN, safe=all(v.safe for v in flat), text=text or joined.text,
-                   tag=None, items=None, keys=None)
+    return replace(
+        joined,
+        const=UNKNOWN,
+        safe=all(v.safe for v in flat),
+        text=text or joined.text,
+        tag=None,
+        items=None,
+        keys=None,
+    )
 
 
 _BINOPS = {
@@ -183,7 +191,9 @@ def fold_binop(op: ast.operator, left: Any, right: Any) -> Any:
         return UNKNOWN
     if isinstance(left, str) and isinstance(right, (tuple, dict)) and isinstance(op, ast.Mod):
         return UNKNOWN
-    if isinstance(op, ast.Mult) and (isinstance(left, (str, bytes)) or isinstance(right, (str, bytes))):
+    if isinstance(op, ast.Mult) and (
+        isinstance(left, (str, bytes)) or isinstance(right, (str, bytes))
+    ):
         return UNKNOWN  # "x" * 10**9
     try:
         result = fn(left, right)

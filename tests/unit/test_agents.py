@@ -204,7 +204,8 @@ def test_analyzer_over_its_time_limit_leaves_skip_notes_and_the_rest_stands():
 
 def test_caps_per_file_and_per_pull_request_keep_the_worst():
     files = [added(f"m{i}.py", "x = 1\n" * 30) for i in range(8)]
-    result = run_agent("quality", snapshot(*files), agents=fake_agent(EveryLine()))
+    options = AgentOptions(max_findings_per_file=10, max_findings_per_pr=50)
+    result = run_agent("quality", snapshot(*files), options=options, agents=fake_agent(EveryLine()))
     per_file = {f.path: 0 for f in result.findings}
     for finding in result.findings:
         per_file[finding.path] += 1

@@ -35,91 +35,116 @@ FLASK = "from flask import Flask, request, redirect, render_template_string\nimp
 
 
 def test_sql_built_from_request_args_is_injection():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.route("/users")
 def users():
     name = request.args.get("name")
     query = "SELECT * FROM users WHERE name = '%s'" % name
     return str(sqlite3.connect("db").execute(query).fetchall())
-""")
+"""
+    )
     assert (9, "sql-injection", "CWE-89") in found
 
 
 def test_parameterised_sql_with_constant_text_is_not_reported():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.route("/users")
 def users():
     name = request.args.get("name")
     query = "SELECT * FROM users WHERE name = ?"
     return str(sqlite3.connect("db").execute(query, (name,)).fetchall())
-""")
+"""
+    )
     assert not [f for f in found if f[1] == "sql-injection"]
 
 
 def test_sql_formatted_from_a_plain_parameter_is_a_lower_confidence_pattern():
-    output = TaintAnalyzer().analyze(source("""
+    output = TaintAnalyzer().analyze(
+        source("""
 def find(cursor, user_id):
     cursor.execute(f"SELECT * FROM orders WHERE user_id = {user_id}")
-"""))
+""")
+    )
     [finding] = output.findings
     assert finding.rule == "sql-injection" and finding.confidence <= 0.6
 
 
 def test_shell_command_from_form_data_and_the_quoted_variant():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.post("/ping")
 def ping():
     host = request.form["host"]
     os.system("ping -c 1 " + host)
     return "ok"
-""")
+"""
+    )
     assert (8, "command-injection", "CWE-78") in found
-    quoted = taint(FLASK + """
+    quoted = taint(
+        FLASK
+        + """
 import shlex
 @app.post("/ping")
 def ping():
     host = shlex.quote(request.form["host"])
     os.system("ping -c 1 " + host)
     return "ok"
-""")
+"""
+    )
     assert not [f for f in quoted if f[1] == "command-injection"]
 
 
 def test_shell_via_argument_list_with_dash_c():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.post("/echo")
 def echo():
     args = ["sh", "-c"]
     args.append("echo " + request.values.get("msg", ""))
     subprocess.run(args)
     return "done"
-""")
+"""
+    )
     assert (9, "command-injection", "CWE-78") in found
 
 
 def test_dead_branch_keeps_request_data_away_from_eval():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.post("/calc")
 def calc():
     expr = request.form.get("expr")
     limit = 10
     value = "1 + 1" if limit * 3 > 20 else expr
     return str(eval(value))
-""")
+"""
+    )
     assert not [f for f in found if f[1] == "code-injection"]
-    live = taint(FLASK + """
+    live = taint(
+        FLASK
+        + """
 @app.post("/calc")
 def calc():
     expr = request.form.get("expr")
     limit = 10
     value = "1 + 1" if limit * 3 > 50 else expr
     return str(eval(value))
-""")
+"""
+    )
     assert (10, "code-injection", "CWE-95") in live
 
 
 def test_overwritten_dictionary_entry_is_tracked_by_key():
-    text = FLASK + """
+    text = (
+        FLASK
+        + """
 @app.get("/file")
 def read():
     entries = {{}}
@@ -128,52 +153,65 @@ def read():
     with open(entries[{key!r}]) as handle:
         return handle.read()
 """
+    )
     assert (10, "path-traversal", "CWE-22") in taint(text.format(key="user"))
     assert not taint(text.format(key="fixed"))
 
 
 def test_secure_filename_sanitises_a_path():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 from werkzeug.utils import secure_filename
 @app.post("/upload")
 def upload():
     name = secure_filename(request.files["doc"].filename)
     open(os.path.join("/srv/uploads", name), "wb").write(b"")
     return "ok"
-""")
+"""
+    )
     assert not [f for f in found if f[1] == "path-traversal"]
 
 
 def test_route_returning_unescaped_input_is_xss_and_escaping_fixes_it():
-    text = FLASK + """
+    text = (
+        FLASK
+        + """
 from markupsafe import escape
 @app.get("/hello")
 def hello():
     who = request.args.get("who", "")
     return f"<h1>Hello {{{wrap}}}</h1>"
 """
+    )
     assert (9, "xss", "CWE-79") in taint(text.format(wrap="who"))
     assert not taint(text.format(wrap="escape(who)"))
 
 
 def test_template_string_from_request_is_template_injection():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.get("/preview")
 def preview():
     body = request.args["body"]
     return render_template_string("<div>" + body + "</div>")
-""")
+"""
+    )
     assert (8, "template-injection", "CWE-94") in found
 
 
 def test_redirect_to_request_url_unless_validated():
-    text = FLASK + """
+    text = (
+        FLASK
+        + """
 from urllib.parse import urlparse
 @app.get("/go")
 def go():
     target = request.args.get("next", "/")
 {guard}    return redirect(target)
 """
+    )
     assert (9, "open-redirect", "CWE-601") in taint(text.format(guard=""))
     guard = (
         "    parts = urlparse(target)\n"
@@ -184,26 +222,35 @@ def go():
 
 
 def test_ssrf_from_route_parameter():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.get("/fetch/<path:url>")
 def fetch(url):
     return requests.get(url, timeout=5).text
-""")
+"""
+    )
     assert (7, "ssrf", "CWE-918") in found
-    assert not taint(FLASK + """
+    assert not taint(
+        FLASK
+        + """
 def refresh():
     return requests.get("https://status.example.org/health", timeout=5).text
-""")
+"""
+    )
 
 
 def test_pickle_of_cookie_data_and_not_of_a_local_file():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 import base64
 @app.get("/prefs")
 def prefs():
     blob = base64.b64decode(request.cookies.get("prefs"))
     return str(pickle.loads(blob))
-""")
+"""
+    )
     assert (9, "unsafe-deserialization", "CWE-502") in found
 
 
@@ -220,7 +267,9 @@ def order_detail(request):
 
 
 def test_xpath_and_ldap_filters_from_request():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 import ldap3
 from lxml import etree
 @app.post("/lookup")
@@ -231,13 +280,16 @@ def lookup():
     conn = ldap3.Connection("ldap://dir")
     conn.search("ou=people", f"(uid={uid})")
     return str(len(nodes))
-""")
+"""
+    )
     assert (11, "xpath-injection", "CWE-643") in found
     assert (13, "ldap-injection", "CWE-90") in found
 
 
 def test_session_write_and_weak_random_token():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 import random
 from flask import session
 @app.post("/login")
@@ -245,14 +297,19 @@ def login():
     session["user"] = request.form["user"]
     reset_token = str(random.randint(0, 10**6))
     return "ok"
-""")
+"""
+    )
     assert (9, "trust-boundary-violation", "CWE-501") in found
     assert (10, "weak-random", "CWE-330") in found
-    assert not taint("import random\ndef shuffle_deck(cards):\n    delay = random.random()\n    return delay\n")
+    assert not taint(
+        "import random\ndef shuffle_deck(cards):\n    delay = random.random()\n    return delay\n"
+    )
 
 
 def test_validation_by_allow_list_cleans_the_value():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 ALLOWED = {"daily", "weekly"}
 @app.get("/report")
 def report():
@@ -260,12 +317,15 @@ def report():
     if kind not in ALLOWED:
         return "bad", 400
     return open("/srv/reports/" + kind).read()
-""")
+"""
+    )
     assert not [f for f in found if f[1] == "path-traversal"]
 
 
 def test_xxe_needs_external_entities_enabled():
-    text = FLASK + """
+    text = (
+        FLASK
+        + """
 import xml.sax, xml.sax.handler
 import xml.dom.minidom
 @app.post("/xml")
@@ -274,13 +334,16 @@ def parse():
 {feature}    doc = xml.dom.minidom.parseString(request.data, parser)
     return "ok"
 """
+    )
     feature = "    parser.setFeature(xml.sax.handler.feature_external_ges, True)\n"
     assert (11, "xxe", "CWE-611") in taint(text.format(feature=feature))
     assert not [f for f in taint(text.format(feature="")) if f[1] == "xxe"]
 
 
 def test_python_312_syntax_and_match_statement_are_walked():
-    found = taint(FLASK + """
+    found = taint(
+        FLASK
+        + """
 @app.post("/m")
 def m():
     value = request.form.get("v")
@@ -291,7 +354,8 @@ def m():
             chosen = "fixed"
     os.system(f"echo {chosen}")
     return f"{'done'}"
-""")
+"""
+    )
     assert (13, "command-injection", "CWE-78") in found
 
 
@@ -306,7 +370,10 @@ def m():
         ("import hashlib\nhashlib.new('md5', data)\n", "weak-hash"),
         ("resp.set_cookie('sid', sid, secure=False)\n", "insecure-cookie"),
         ("app.run(host='0.0.0.0', debug=True)\n", "debug-enabled"),
-        ("import requests\nrequests.get(url, verify=False, timeout=3)\n", "tls-verification-disabled"),
+        (
+            "import requests\nrequests.get(url, verify=False, timeout=3)\n",
+            "tls-verification-disabled",
+        ),
     ],
 )
 def test_crypto_and_config_patterns(code, rule):
@@ -378,7 +445,9 @@ def test_entropy_helpers():
 
 
 def test_bandit_finding_on_a_provably_constant_sink_is_dropped():
-    text = FLASK + """
+    text = (
+        FLASK
+        + """
 @app.post("/run")
 def run():
     code = request.form.get("code")
@@ -386,18 +455,22 @@ def run():
     exec(code)
     return "ok"
 """
+    )
     findings = SecurityEngine().analyze(source(text)).findings
     assert not [f for f in findings if f.line == 9]
 
 
 def test_engine_keeps_one_finding_per_sink_with_the_flow_behind_it():
-    text = FLASK + """
+    text = (
+        FLASK
+        + """
 @app.post("/run")
 def run():
     code = request.form.get("code")
     exec(code)
     return "ok"
 """
+    )
     findings = [f for f in SecurityEngine().analyze(source(text)).findings if f.line == 8]
     assert [(f.rule, f.cwe, f.source) for f in findings] == [
         ("code-injection", "CWE-95", "static:reviewer-taint")

@@ -117,6 +117,19 @@ class GitHubHost:
         # GitHub omits ``patch`` for binary files and diffs too large to show.
         return [PullRequestFile.model_validate(item) for item in pages]
 
+    def list_tree(self, repo: str, ref: str) -> list[str]:
+        """Every file path at ``ref`` (recursive tree; GitHub truncates very large trees)."""
+        owner, name = split_repo(repo)
+        try:
+            data = self._get(
+                lambda h: self._rest.git.get_tree(owner, name, ref, recursive="1", headers=h)
+            ).json()
+        except PermanentGitHubError as exc:
+            if exc.status in (404, 409, 422):
+                return []
+            raise
+        return [item["path"] for item in data.get("tree", []) if item.get("type") == "blob"]
+
     def get_file_content(self, repo: str, path: str, ref: str) -> bytes | None:
         owner, name = split_repo(repo)
         quoted = quote(path, safe="/")

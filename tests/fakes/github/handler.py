@@ -139,6 +139,17 @@ class _Handler(BaseHTTPRequestHandler):
             return self._create_review(repo, repo.pulls[number], record)
         if cm := re.fullmatch(r"contents/(.+)", rest):
             return self._contents(repo, cm.group(1), query.get("ref", [DEFAULT_BRANCH])[0], record)
+        if tm := re.fullmatch(r"git/trees/([^/]+)", rest):
+            ref = tm.group(1)
+            paths = sorted(p for (r, p) in repo.contents if r == ref)
+            if not paths:
+                raise KeyError(rest)
+            tree = [
+                {"path": p, "mode": "100644", "type": "blob", "sha": git_blob_sha(repo.contents[(ref, p)]),
+                 "size": len(repo.contents[(ref, p)]), "url": f"{fake.url}{path}"}
+                for p in paths
+            ]
+            return self._send(200, {"sha": ref, "url": f"{fake.url}{path}", "tree": tree, "truncated": False})
         if bm := re.fullmatch(r"git/blobs/([0-9a-f]{40})", rest):
             data = next(d for d in repo.contents.values() if git_blob_sha(d) == bm.group(1))
             return self._send(
