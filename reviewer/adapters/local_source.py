@@ -6,6 +6,7 @@ header, head contents, skip reasons), so the agents cannot tell a local review f
 
 from __future__ import annotations
 
+import ast
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
@@ -180,6 +181,25 @@ def read_config_files(repo: Path, head_sha: str, repo_files: Sequence[str]) -> d
     return configs
 
 
+def _partial_python_problem(path: str, text: str) -> str | None:
+    """Why a Python file seen only through its hunks cannot be analysed, if it cannot.
+
+    With the default 3 lines of context, a function body often starts outside the diff, and
+    the visible part does not parse; say how to give the reviewer the whole file instead of
+    reporting a syntax error the author never wrote.
+    """
+    if not path.endswith((".py", ".pyi")):
+        return None
+    try:
+        ast.parse(text)
+    except (SyntaxError, ValueError):
+        return (
+            "only part of the file is in the diff and it does not parse on its own: review "
+            "with --repo/--base/--head, or make the diff with full context (git diff -U9999)"
+        )
+    return None
+
+
 def snapshot_from_diff(text: str, *, repo_label: str = "local") -> PullRequestSnapshot:
     """A snapshot from a unified diff alone: head content is what the hunks show.
 
@@ -194,6 +214,7 @@ def snapshot_from_diff(text: str, *, repo_label: str = "local") -> PullRequestSn
                 changed.skip_reason = "binary file"
             elif fd.hunks:
                 changed.head_content = head_text_from_hunks(fd)
+                changed.skip_reason = _partial_python_problem(fd.path, changed.head_content)
             else:
                 changed.skip_reason = "no content in the diff"
         files.append(changed)

@@ -152,3 +152,25 @@ def test_snapshot_from_diff_uses_the_hunks_as_head_content():
     assert mod_lines[2] == "line 3 changed" and mod_lines[10] == ""
     assert files["nonl.txt"].head_content == "one\ntwo\nTHREE"
     assert files["new_name.py"].previous_path == "old_name.py"
+
+
+def test_a_diff_showing_only_part_of_a_python_file_says_how_to_review_it_whole():
+    diff = (
+        "diff --git a/svc/views.py b/svc/views.py\n"
+        "--- a/svc/views.py\n+++ b/svc/views.py\n"
+        "@@ -10,4 +10,5 @@ def handler(request):\n"
+        "         rows = load(request)\n"
+        "         for row in rows:\n"
+        "-            emit(row)\n"
+        "+            if row:\n"
+        "+                emit(row)\n"
+        "     return rows\n"
+    )
+    snapshot = snapshot_from_diff(diff)
+    [changed] = snapshot.files
+    assert changed.skip_reason and "-U9999" in changed.skip_reason
+    whole = snapshot_from_diff(
+        "diff --git a/svc/new.py b/svc/new.py\nnew file mode 100644\n--- /dev/null\n+++ b/svc/new.py\n"
+        "@@ -0,0 +1,2 @@\n+def f():\n+    return 1\n"
+    )
+    assert whole.files[0].skip_reason is None
