@@ -76,5 +76,12 @@ def running_worker(app: Celery, *, concurrency: int = 4) -> Iterator[WorkControl
     try:
         yield worker
     finally:
-        worker.stop(in_sighandler=False)
-        thread.join(timeout=10)
+        # Celery's blocking consumer loop only looks at its state every 2 s; the caller has
+        # its results by now, so stop in the background rather than wait for that tick. The
+        # threads are daemons: a process that exits does not wait for them either.
+        stopper = threading.Thread(
+            target=worker.stop, kwargs={"in_sighandler": False}, name="reviewer-worker-stop",
+            daemon=True,
+        )
+        stopper.start()
+        stopper.join(timeout=0.2)
