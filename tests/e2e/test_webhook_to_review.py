@@ -187,3 +187,18 @@ def test_broker_outage_is_503_and_the_sweeper_sends_the_delivery_later(
     assert result.get(timeout=30)["resent"] == 1
     wait_for(lambda: fake_github.reviews(REPO, pr.number), timeout=60, what="the review")
     assert len(fake_github.reviews(REPO, pr.number)) == 1
+
+
+def test_health_and_readiness_name_what_is_down(service_env, web):
+    assert httpx.get(f"{web.url}/healthz", timeout=10).json() == {"status": "ok"}
+    ready = httpx.get(f"{web.url}/readyz", timeout=10)
+    assert ready.status_code == 200 and ready.json()["checks"] == {"redis": True, "postgres": True}
+    settings = settings_from_env(service_env).model_copy(
+        update={"redis_url": "redis://127.0.0.1:1/0", "broker_publish_timeout_s": 0.5}
+    )
+    with WebServer(create_app(settings)) as server:
+        down = httpx.get(f"{server.url}/readyz", timeout=10)
+        missing = httpx.get(f"{server.url}/api/reviews/999999", timeout=10)
+    assert down.status_code == 503
+    assert down.json()["checks"] == {"redis": False, "postgres": True}
+    assert missing.status_code == 404 and missing.json()["error"]
