@@ -7,6 +7,7 @@ a message naming the environment variable; secret values are never echoed.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, model_validator
@@ -62,6 +63,10 @@ class Settings(BaseSettings):
 
     # Review output
     inline_comment_cap: int = Field(default=25, ge=0)
+    # Findings at least this confident get a validated, committable fix when one exists.
+    fix_confidence_threshold: float = Field(default=0.8, ge=0.0, le=1.0)
+    # The check run fails when a finding is at or above this severity.
+    check_fail_severity: Literal["critical", "high", "medium", "low", "info"] = "high"
 
     # LLM (standard names, no prefix)
     openai_api_key: SecretStr | None = Field(
@@ -70,6 +75,33 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_BASE_URL", "REVIEWER_OPENAI_BASE_URL")
     )
+    # LLM pass (docs/llm.md). A model per agent: a cheap one where the work is pattern
+    # spotting (performance, quality), a stronger one where reasoning pays (security,
+    # architecture).
+    llm_model_security: str = "gpt-4o"
+    llm_model_performance: str = "gpt-4o-mini"
+    llm_model_quality: str = "gpt-4o-mini"
+    llm_model_architecture: str = "gpt-4o"
+    # Tokens (prompt + answer) per PR across all agents; 11K is what $10K/month buys at
+    # 1,000 PRs a day with the default models. Split across agents by fixed shares.
+    llm_tokens_per_pr: int = Field(default=11_000, ge=0)
+    llm_max_chunk_tokens: int = Field(default=3_000, gt=0)
+    llm_max_output_tokens: int = Field(default=600, gt=0)
+    llm_usd_cap_per_pr: float = Field(default=1.0, ge=0)
+    # Shared by every worker (Redis): requests and tokens per window (a minute by default).
+    llm_requests_per_minute: int = Field(default=500, gt=0)
+    llm_tokens_per_minute: int = Field(default=200_000, gt=0)
+    llm_rate_window_s: float = Field(default=60.0, gt=0)
+    llm_max_attempts: int = Field(default=4, ge=1)
+    llm_backoff_s: float = Field(default=1.0, ge=0)
+    llm_max_wait_s: float = Field(default=60.0, ge=0)
+    llm_timeout_s: float = Field(default=60.0, gt=0)
+    llm_breaker_failures: int = Field(default=5, ge=1)
+    llm_breaker_cooldown_s: float = Field(default=60.0, gt=0)
+    # response_format json_schema (off for servers without it: plain JSON mode instead).
+    llm_json_schema: bool = True
+    # A price table other than the shipped config/prices.toml.
+    llm_prices_file: Path | None = None
 
     log_level: str = "INFO"
     log_json: bool = True

@@ -5,6 +5,10 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash ops/bootstrap.sh test
 bash ops/services.sh
+# promtool checks the alert rules (tests/unit/test_ops_manifests.py): Debian's prometheus package.
+if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+fi
 export PYTHONDONTWRITEBYTECODE=1
 .venv/bin/lint-imports --config pyproject.toml
 exec .venv/bin/python -m pytest "$@"

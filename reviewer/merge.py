@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from reviewer.findings import Finding
 from reviewer.payloads import AGENT_NAMES, AgentResult, AgentStatus, SkipNote
+from reviewer.snapshot import FileStatus, PullRequestSnapshot
 
 
 def complete_results(
@@ -52,3 +53,27 @@ def skip_notes(results: Iterable[AgentResult], extra: Iterable[SkipNote] = ()) -
         for note in result.skipped:
             notes.setdefault((note.path, note.reason), note)
     return sorted(notes.values(), key=lambda n: (n.path, n.reason))
+
+
+# Source code a reader would expect a code review to look at; docs, data and config files
+# are not listed as "not analysed" (that would be noise on every PR that touches a README).
+SOURCE_SUFFIXES = frozenset(
+    ".py .pyi .js .jsx .mjs .cjs .ts .tsx .mts .cts .go .java .kt .kts .scala .rb .php .rs .c .h "
+    ".cc .cpp .hpp .cs .swift .m .mm .sh .bash .lua .pl .ex .exs .erl .hs .clj .dart .r .sql "
+    ".vue .svelte".split()
+)
+
+
+def review_skip_notes(
+    snapshot: PullRequestSnapshot, results: Iterable[AgentResult], analysed: frozenset[str]
+) -> list[SkipNote]:
+    """What the review must say it did not look at: files that could not be read, what the
+    agents skipped, and files in a language no analyzer handles (``analysed`` = suffixes)."""
+    notes = [SkipNote(path=f.path, reason=f.skip_reason) for f in snapshot.files if f.skip_reason]
+    for changed in snapshot.files:
+        if changed.skip_reason or changed.status == FileStatus.REMOVED:
+            continue
+        suffix = "." + changed.path.rsplit("/", 1)[-1].rpartition(".")[2].lower()
+        if suffix in SOURCE_SUFFIXES and suffix not in analysed:
+            notes.append(SkipNote(path=changed.path, reason="not analysed: no analyzer for this file type"))
+    return skip_notes(results, notes)

@@ -54,6 +54,51 @@ class InlineComment(BaseModel):
     body: str
 
 
+class IssueComment(BaseModel):
+    """A conversation comment on a PR (GitHub's issue comment), as far as the bot reads it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    body: str = ""
+    author: str = ""
+
+
+class CheckAnnotation(BaseModel):
+    """One line-anchored note on a check run (GitHub's annotation shape)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str
+    start_line: int
+    end_line: int
+    annotation_level: str  # notice | warning | failure
+    message: str
+    title: str | None = None
+
+
+class CheckRunOutput(BaseModel):
+    """The visible part of a check run; ``annotations`` at most 50 per request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: str
+    summary: str
+    text: str | None = None
+    annotations: list[CheckAnnotation] = []
+
+
+class CheckRunUpdate(BaseModel):
+    """One create/update of a check run; unset fields are not sent."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = None  # queued | in_progress | completed
+    conclusion: str | None = None  # success | failure | neutral | ... (with completed)
+    details_url: str | None = None
+    output: CheckRunOutput | None = None
+
+
 class CodeHost(Protocol):
     """What a review needs from GitHub (or another host) for one repository installation."""
 
@@ -77,4 +122,30 @@ class CodeHost(Protocol):
         self, repo: str, number: int, *, commit_id: str, body: str, comments: list[InlineComment]
     ) -> int:
         """Create one review (event COMMENT). Never retried blindly by the adapter."""
+        ...
+
+    def list_issue_comments(self, repo: str, number: int) -> list[IssueComment]:
+        """Every conversation comment on the PR, oldest first."""
+        ...
+
+    def create_issue_comment(self, repo: str, number: int, body: str) -> int:
+        """Post a conversation comment; its id. Never retried blindly by the adapter."""
+        ...
+
+    def update_issue_comment(self, repo: str, comment_id: int, body: str) -> None:
+        """Replace a comment's body (editing is idempotent, so the adapter may retry it)."""
+        ...
+
+    def find_check_run(self, repo: str, head_sha: str, name: str, external_id: str) -> int | None:
+        """The id of the check run named ``name`` on ``head_sha`` tagged ``external_id``."""
+        ...
+
+    def create_check_run(
+        self, repo: str, *, head_sha: str, name: str, external_id: str, update: CheckRunUpdate
+    ) -> int:
+        """Create a check run on ``head_sha``; its id. Never retried blindly by the adapter."""
+        ...
+
+    def update_check_run(self, repo: str, check_run_id: int, update: CheckRunUpdate) -> None:
+        """PATCH a check run (status, conclusion, output with up to 50 annotations)."""
         ...

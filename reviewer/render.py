@@ -25,6 +25,7 @@ GITHUB_BODY_LIMIT = 65_535
 BODY_BUDGET = 60_000
 MESSAGE_LIMIT = 4_000
 NO_LLM_NOTE = "Static analysis only — no LLM configured"
+LLM_UNAVAILABLE_NOTE = "Static analysis only — LLM unavailable"
 
 _MARKER_PREFIX = "<!-- reviewer:"
 _REVIEW_MARKER = re.compile(r"<!-- reviewer:review id=(\d+) sha=([0-9A-Za-z]+) -->")
@@ -294,12 +295,12 @@ def build_review(
     count = len(findings)
     head.append(f"### reviewer: {count} finding{'s' if count != 1 else ''} on `{head_sha[:12]}`")
     if not llm_used:
-        head += ["", f"**{NO_LLM_NOTE}.**"]
+        head += ["", f"**{_static_note(agents)}.**"]
     head += ["", *_agent_problems(agents)] if _agent_problems(agents) else []
     if findings:
         head += ["", *_counts_table(findings)]
     head += ["", f"{len(comments)} inline comment(s); {len(rest)} more listed below."]
-    head += ["", "#### Agents", "", *_agents_table(agents)]
+    head += ["", "#### Agents", "", *_agents_table(agents), *_llm_usage(agents)]
 
     skipped_all = dedupe_skipped(skipped, agents)
     tail: list[str] = []
@@ -328,6 +329,21 @@ def build_review(
 
 
 # -- CLI formats ------------------------------------------------------------------------------
+
+
+def _static_note(agents: Mapping[str, AgentResult]) -> str:
+    """Why there is no LLM review: none configured, or one configured but unavailable."""
+    if any(a.mode.startswith("static (llm") for a in agents.values()):
+        return LLM_UNAVAILABLE_NOTE
+    return NO_LLM_NOTE
+
+
+def _llm_usage(agents: Mapping[str, AgentResult]) -> list[str]:
+    tokens = sum(a.tokens for a in agents.values())
+    if not tokens:
+        return []
+    cost = sum(a.cost_usd for a in agents.values())
+    return ["", f"LLM usage: {tokens:,} tokens, ${cost:.4f}."]
 
 
 def _llm_used(agents: Mapping[str, AgentResult], llm_used: bool | None) -> bool:
@@ -361,7 +377,7 @@ def render_text(
     """Plain text for a terminal: grouped by file, worst first."""
     out: list[str] = []
     if not _llm_used(agents, llm_used):
-        out += [NO_LLM_NOTE, ""]
+        out += [_static_note(agents), ""]
     for path, items in _by_file(findings):
         out.append(path)
         for f in items:
@@ -401,7 +417,7 @@ def render_markdown(
     """Markdown for files and CI summaries: grouped by file, worst first, no size cap."""
     out = ["# reviewer", ""]
     if not _llm_used(agents, llm_used):
-        out += [f"**{NO_LLM_NOTE}.**", ""]
+        out += [f"**{_static_note(agents)}.**", ""]
     out += [_summary_line(findings), ""]
     problems = _agent_problems(agents)
     if problems:

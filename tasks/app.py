@@ -6,6 +6,7 @@ from celery import Celery
 from kombu import Queue
 
 from config.settings import Settings
+from tasks.metrics import connect_worker_metrics
 from tasks.services import Services
 
 QUEUE_LLM = "llm"
@@ -81,6 +82,7 @@ def create_celery_app(
         imports=TASK_MODULES,
     )
     app.reviewer_services = services or Services(settings)
+    connect_worker_metrics(app)
     # The tasks are shared tasks: importing their modules registers them on every app.
     import tasks.review  # noqa: F401
     import tasks.sweeper  # noqa: F401

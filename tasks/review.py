@@ -24,11 +24,13 @@ from reviewer.adapters.storage import ReviewStatus
 from reviewer.adapters.storage import repositories as repo
 from reviewer.collect import collect_snapshot
 from reviewer.diff import parse_file_patch
-from reviewer.merge import complete_results, merge_findings, skip_notes
-from reviewer.payloads import AgentResult, AgentStatus, ReviewRef, SkipNote
+from reviewer.agents.registry import analysed_suffixes
+from reviewer.merge import complete_results, merge_findings, review_skip_notes
+from reviewer.payloads import AgentResult, AgentStatus, ReviewRef
 from reviewer.render import build_review, review_marker
 from tasks.base import ReviewerTask
 from tasks.canvas import review_tail
+from tasks.metrics import observe_review_posted
 
 FINISHED = {ReviewStatus.POSTED, ReviewStatus.COMPLETED, ReviewStatus.CANCELLED}
 GITHUB_RETRIES = 5
@@ -101,6 +103,12 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
         if snapshot is None:
             raise RuntimeError("the review's snapshot is missing")
         result = self.services.run_agent(agent, snapshot)
+        llm = self.services.llm
+        if llm is not None and result.status == AgentStatus.OK:
+            # Never raises: a provider failure or an open breaker leaves the static result,
+            # with mode "static (llm unavailable)" and the reason in ``error``.
+            result = llm.augment(agent, snapshot, result, review_key=str(review_id))
+            log.info("agent.llm", mode=result.mode, tokens=result.tokens, cost_usd=result.cost_usd)
     except SoftTimeLimitExceeded:
         result = AgentResult(
             agent=agent,
@@ -154,8 +162,7 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         results = repo.load_agent_results(s, review_id)
         findings = repo.load_findings(s, review_id)
         snapshot = repo.load_snapshot(s, review_id)
-        file_notes = [SkipNote(path=f.path, reason=f.skip_reason) for f in snapshot.files if f.skip_reason]
-        skipped = skip_notes(results.values(), file_notes)
+        skipped = review_skip_notes(snapshot, results.values(), analysed_suffixes())
         summary = {
             "findings": len(findings),
             "agents": {name: str(r.status) for name, r in results.items()},
@@ -183,7 +190,7 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
                 review_id=review_id,
                 head_sha=review.head_sha,
                 inline_cap=inline_cap,
-                llm_used=False,
+                llm_used=any(r.mode == "llm" for r in results.values()),
                 skipped=skipped,
                 dashboard_url=f"{services.settings.public_url.rstrip('/')}/dashboard/reviews/{review_id}",
             )
@@ -211,6 +218,7 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
             )
         review.github_review_id = github_id
         repo.set_review_status(s, review_id, ReviewStatus.POSTED)
+        observe_review_posted(review.created_at, results.values())
     log.info("review.posted", github_review_id=github_id, comments=len(rendered.comments))
     return {"review_id": review_id, "status": "posted", "github_review_id": github_id}
 

@@ -63,6 +63,45 @@ class Services:
             socket_connect_timeout=self.settings.broker_publish_timeout_s,
         )
 
+    @cached_property
+    def llm(self):
+        """The LLM pass (``reviewer.adapters.llm.LLMReviewService``), or None without an API key."""
+        if not self.settings.llm_enabled:
+            return None
+        from reviewer.adapters.llm import RetryPolicy, build_llm_service
+        from reviewer.llm.budget import BudgetPolicy
+
+        s = self.settings
+        prices = Path(s.llm_prices_file) if s.llm_prices_file else Path(__file__).parents[1] / "config" / "prices.toml"
+        return build_llm_service(
+            api_key=s.openai_api_key.get_secret_value(),
+            base_url=s.openai_base_url,
+            models={
+                "security": s.llm_model_security,
+                "performance": s.llm_model_performance,
+                "quality": s.llm_model_quality,
+                "architecture": s.llm_model_architecture,
+            },
+            prices_toml=prices.read_text(),
+            redis_client=self.redis,
+            policy=BudgetPolicy(
+                tokens_per_pr=s.llm_tokens_per_pr,
+                max_chunk_tokens=s.llm_max_chunk_tokens,
+                max_output_tokens=s.llm_max_output_tokens,
+            ),
+            usd_cap_per_pr=s.llm_usd_cap_per_pr,
+            requests_per_window=s.llm_requests_per_minute,
+            tokens_per_window=s.llm_tokens_per_minute,
+            window_s=s.llm_rate_window_s,
+            breaker_threshold=s.llm_breaker_failures,
+            breaker_cooldown_s=s.llm_breaker_cooldown_s,
+            retry=RetryPolicy(
+                max_attempts=s.llm_max_attempts, backoff_s=s.llm_backoff_s, max_wait_s=s.llm_max_wait_s
+            ),
+            timeout_s=s.llm_timeout_s,
+            json_schema=s.llm_json_schema,
+        )
+
     def run_agent(self, name: str, snapshot: PullRequestSnapshot) -> AgentResult:
         if self._agent_runner is not None:
             return self._agent_runner(name, snapshot)

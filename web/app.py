@@ -34,11 +34,13 @@ def create_app(
 
     from web.api import api
     from web.health import health
+    from web.metrics import metrics
     from web.webhooks import webhooks
 
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
     app.register_blueprint(api)
+    app.register_blueprint(metrics)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

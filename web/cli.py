@@ -145,8 +145,8 @@ def _migrate(services) -> None:
 def _run_local(snapshot, args, settings: Settings, *, services=None) -> int:
     from reviewer.adapters.storage import ReviewStatus
     from reviewer.adapters.storage import repositories as repo
-    from reviewer.merge import skip_notes
-    from reviewer.payloads import SkipNote
+    from reviewer.agents.registry import analysed_suffixes
+    from reviewer.merge import review_skip_notes
     from reviewer.render import render_json, render_markdown, render_text
     from tasks.canvas import dispatch_review
     from tasks.inprocess import create_local_app, running_worker
@@ -193,10 +193,7 @@ def _run_local(snapshot, args, settings: Settings, *, services=None) -> int:
     if status == ReviewStatus.FAILED:
         print(f"reviewer: review {review_id} failed: {error}", file=sys.stderr)
         return EXIT_FAILED
-    skipped = skip_notes(
-        results.values(),
-        [SkipNote(path=f.path, reason=f.skip_reason) for f in snapshot.files if f.skip_reason],
-    )
+    skipped = review_skip_notes(snapshot, results.values(), analysed_suffixes())
     usage = {
         "review_id": review_id,
         "llm": False,

@@ -18,6 +18,13 @@ AGENTS: dict[str, Agent] = {
 }
 
 
+def analysed_suffixes() -> frozenset[str]:
+    """File suffixes at least one registered analyzer reads (for "not analysed" notes)."""
+    from reviewer.analyzers.registry import ANALYZERS
+
+    return frozenset().union(*(a.languages for a in ANALYZERS.values()))
+
+
 def run_agent(
     name: str,
     snapshot: PullRequestSnapshot,

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from reviewer.agents.base import Agent, AgentOptions
 from reviewer.analyzers.base import Analyzer
+from reviewer.analyzers.registry import ANALYZERS
 from reviewer.analyzers.sec_engine import SecurityEngine
 from reviewer.findings import Category
 
 
 def security_analyzers(options: AgentOptions) -> list[Analyzer]:
-    return [SecurityEngine()]
+    return [SecurityEngine(), ANALYZERS["js-security"]]
 
 
 SECURITY = Agent(name="security", category=Category.SECURITY, analyzers=security_analyzers)

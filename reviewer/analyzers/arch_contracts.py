@@ -311,6 +311,11 @@ def _contract(name: str, options: Mapping[str, str | list]) -> Rule | None:
     return None
 
 
+def contract_from_options(name: str, options: Mapping[str, str | list]) -> Rule | None:
+    """One import-linter-style contract from its options (``type``, ``layers``, ...), or None."""
+    return _contract(name, options)
+
+
 def _importlinter_ini(text: str) -> list[Rule]:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:

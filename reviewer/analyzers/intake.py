@@ -9,7 +9,9 @@ other new syntax parse; what still fails is a real syntax error, reported with i
 from __future__ import annotations
 
 import ast
+import re
 import warnings
+from pathlib import PurePosixPath
 
 from reviewer.analyzers.base import SourceFile, split_lines
 from reviewer.diff import DiffError, parse_file_patch
@@ -20,6 +22,10 @@ DEFAULT_MAX_BYTES = 1_000_000
 # A line this long in source code means generated or minified content, which no static rule
 # reads usefully and which makes some engines slow.
 MINIFIED_LINE_CHARS = 2_000
+# Build output named as such (``app.min.js``, ``styles-min.css``): minified even when a tool
+# wrapped its lines short.
+MINIFIED_NAME = re.compile(r"[.-]min\.(js|mjs|cjs|css)$", re.IGNORECASE)
+PYTHON_SUFFIXES = frozenset({".py", ".pyi"})
 
 
 def intake(
@@ -38,6 +44,8 @@ def intake(
     text = changed.head_content
     if text is None:
         return SkipNote(path=path, reason="head content not available")
+    if MINIFIED_NAME.search(path):
+        return SkipNote(path=path, reason="minified file (by its name)")
     problem = content_problem(text, max_bytes=max_bytes)
     if problem:
         return SkipNote(path=path, reason=problem)
@@ -49,7 +57,9 @@ def intake(
         return None
 
     tree = None
-    if parse:
+    # Only Python is parsed here; other languages' analyzers parse with their own
+    # error-tolerant parsers (tree-sitter for JS/TS), so ast's verdict means nothing to them.
+    if parse and PurePosixPath(path).suffix.lower() in PYTHON_SUFFIXES:
         tree = parse_module(text, path)
         if isinstance(tree, str):
             return SkipNote(path=path, reason=tree)

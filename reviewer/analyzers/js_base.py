@@ -27,6 +27,7 @@ from reviewer.analyzers.js_parser import (
     strip_wrappers,
 )
 from reviewer.findings import Category, Finding, Severity
+from reviewer.payloads import SkipNote
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,14 @@ class JsAnalyzer(Analyzer):
         self, sources: Sequence[SourceFile], *, deadline: float | None = None
     ) -> AnalyzerOutput:
         output = AnalyzerOutput()
+        try:
+            import tree_sitter  # noqa: F401 - an optional dependency until it is locked
+        except ImportError:
+            output.skipped.extend(
+                SkipNote(path=source.path, reason=f"{self.name}: tree-sitter is not installed")
+                for source in sources
+            )
+            return output
         for index, source in enumerate(sources):
             if deadline is not None and time.monotonic() > deadline:
                 output.skipped.extend(self.timed_out(sources[index:]))
@@ -206,9 +215,7 @@ def is_built_string(node) -> bool:
             return False
         parts = _plus_operands(node)
         return any(_is_stringish(part) for part in parts) and not all(map(is_constant, parts))
-    if node.type == "call_expression" and callee_name(node) == "concat":
-        return True
-    return False
+    return node.type == "call_expression" and callee_name(node) == "concat"
 
 
 def literal_text(node) -> str:
@@ -226,7 +233,6 @@ def literal_text(node) -> str:
     if node.type == "binary_expression":
         return " ".join(literal_text(part) for part in _plus_operands(node))
     if node.type == "call_expression":
-
         obj = callee_object(node)
         return literal_text(obj) if obj is not None else ""
     return ""
@@ -238,11 +244,15 @@ def _plus_operands(node) -> list:
     while pending:
         current = strip_wrappers(pending.pop())
         operator = current.child_by_field_name("operator") if current is not None else None
-        if current is not None and current.type == "binary_expression" and operator is not None:
-            if operator.type == "+":
-                pending.append(current.child_by_field_name("right"))
-                pending.append(current.child_by_field_name("left"))
-                continue
+        if (
+            current is not None
+            and current.type == "binary_expression"
+            and operator is not None
+            and operator.type == "+"
+        ):
+            pending.append(current.child_by_field_name("right"))
+            pending.append(current.child_by_field_name("left"))
+            continue
         if current is not None:
             operands.append(current)
     return operands

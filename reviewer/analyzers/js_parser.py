@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import pairwise
 from pathlib import PurePosixPath
 
 from reviewer.analyzers.base import SourceFile
@@ -219,7 +220,7 @@ def _statement_chunks(data: bytes, start: int, end: int) -> Iterable[tuple[int, 
             boundaries.append(line_start)
         offset = data.find(b"\n", line_start)
     boundaries.append(end)
-    return [(a, b) for a, b in zip(boundaries, boundaries[1:], strict=False) if b > a]
+    return [(a, b) for a, b in pairwise(boundaries) if b > a]
 
 
 def _point(data: bytes, offset: int) -> tuple[int, int]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from reviewer.analyzers.bandit_scan import BanditAnalyzer
 from reviewer.analyzers.base import Analyzer
 from reviewer.analyzers.import_rules import ImportRulesAnalyzer
+from reviewer.analyzers.js_quality import JsQualityAnalyzer
+from reviewer.analyzers.js_security import JsSecurityAnalyzer
 from reviewer.analyzers.perf_async import BlockingHandleAnalyzer
 from reviewer.analyzers.perf_patterns import PatternAnalyzer
 from reviewer.analyzers.perf_queries import QueryLoopAnalyzer
@@ -28,4 +30,6 @@ ANALYZERS: dict[str, Analyzer] = {
     "perf-async": BlockingHandleAnalyzer(),
     "perf-queries": QueryLoopAnalyzer(),
     "perf-patterns": PatternAnalyzer(),
+    "js-security": JsSecurityAnalyzer(),
+    "js-quality": JsQualityAnalyzer(),
 }

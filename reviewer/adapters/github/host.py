@@ -28,7 +28,13 @@ from reviewer.adapters.github.errors import (
 )
 from reviewer.adapters.github.ratelimit import RateLimitBook
 from reviewer.adapters.github.translate import NOT_SENT, github_message, origin, translate
-from reviewer.ports import InlineComment, PullRequestFile, PullRequestInfo
+from reviewer.ports import (
+    CheckRunUpdate,
+    InlineComment,
+    IssueComment,
+    PullRequestFile,
+    PullRequestInfo,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -213,6 +219,88 @@ class GitHubHost:
         )
         return review_id
 
+    # -- the summary comment and the check run ------------------------------------------
+
+    def list_issue_comments(self, repo: str, number: int) -> list[IssueComment]:
+        owner, name = split_repo(repo)
+        items = self._pages(
+            lambda page, h: self._rest.issues.list_comments(
+                owner, name, number, per_page=PER_PAGE, page=page, headers=h
+            )
+        )
+        return [
+            IssueComment(
+                id=int(item["id"]),
+                body=item.get("body") or "",
+                author=(item.get("user") or {}).get("login") or "",
+            )
+            for item in items
+        ]
+
+    def create_issue_comment(self, repo: str, number: int, body: str) -> int:
+        owner, name = split_repo(repo)
+        response = self._write(
+            "issue comment POST",
+            lambda: self._rest.issues.create_comment(
+                owner, name, number, headers=self._headers, data={"body": body}
+            ),
+        )
+        comment_id = int(response.json()["id"])
+        log.info("github.comment_created", repo=repo, number=number, comment_id=comment_id)
+        return comment_id
+
+    def update_issue_comment(self, repo: str, comment_id: int, body: str) -> None:
+        owner, name = split_repo(repo)
+        # Setting a body is idempotent: retried like a read.
+        self._get(
+            lambda h: self._rest.issues.update_comment(
+                owner, name, comment_id, headers=h, data={"body": body}
+            )
+        )
+
+    def find_check_run(self, repo: str, head_sha: str, name: str, external_id: str) -> int | None:
+        owner, repo_name = split_repo(repo)
+        for page in range(1, MAX_PAGES + 1):
+            response = self._get(
+                lambda h, page=page: self._rest.checks.list_for_ref(
+                    owner, repo_name, head_sha, check_name=name, filter_="all",
+                    per_page=PER_PAGE, page=page, headers=h,
+                )
+            )
+            for run in response.json().get("check_runs") or []:
+                if run.get("external_id") == external_id:
+                    return int(run["id"])
+            if "next" not in response.raw_response.links:
+                break
+        return None
+
+    def create_check_run(
+        self, repo: str, *, head_sha: str, name: str, external_id: str, update: CheckRunUpdate
+    ) -> int:
+        owner, repo_name = split_repo(repo)
+        data = {"name": name, "head_sha": head_sha, "external_id": external_id}
+        data |= update.model_dump(mode="json", exclude_none=True)
+        response = self._write(
+            "check run POST",
+            lambda: self._rest.checks.create(owner, repo_name, headers=self._headers, data=data),
+        )
+        check_run_id = int(response.json()["id"])
+        log.info("github.check_run_created", repo=repo, head_sha=head_sha, check_run_id=check_run_id)
+        return check_run_id
+
+    def update_check_run(self, repo: str, check_run_id: int, update: CheckRunUpdate) -> None:
+        owner, repo_name = split_repo(repo)
+        data = update.model_dump(mode="json", exclude_none=True)
+        # A PATCH with annotations appends them: never retried blindly, or they double.
+        write = update.output is not None and bool(update.output.annotations)
+        call = lambda h: self._rest.checks.update(  # noqa: E731
+            owner, repo_name, check_run_id, headers=h, data=data
+        )
+        if write:
+            self._write("check run PATCH", lambda: call(self._headers))
+        else:
+            self._get(call)
+
     # -- plumbing ------------------------------------------------------------------------
 
     def _get(self, call: Callable[[Mapping[str, str]], Response[Any]]) -> Response[Any]:
@@ -246,6 +334,27 @@ class GitHubHost:
                 )
                 self._sleep(error.retry_after)
                 attempt += 1
+
+    def _write(self, what: str, call: Callable[[], Response[Any]]) -> Response[Any]:
+        """A write that is not idempotent: sent once; an unknown outcome is reported as such."""
+        self._limits.check(self._installation)  # nothing sent yet: a plain transient error
+        try:
+            return call()
+        except RequestFailed as exc:
+            status = exc.response.raw_response.status_code
+            if status >= 500:
+                raise ReviewPostUncertain(
+                    f"GitHub answered {status} to the {what}; it may have been applied",
+                    status=status,
+                ) from exc
+            raise translate(exc) from exc  # 4xx, rate limits: nothing was applied
+        except RequestError as exc:
+            inner = origin(exc)
+            if isinstance(inner, GitHubError | NOT_SENT):
+                raise translate(exc) from exc
+            raise ReviewPostUncertain(
+                f"{what} outcome unknown ({type(inner).__name__}); look before sending again"
+            ) from exc
 
     def _pages(
         self, call: Callable[[int, Mapping[str, str]], Response[Any]]

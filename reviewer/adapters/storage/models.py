@@ -78,6 +78,7 @@ class PostedKind(StrEnum):
     REVIEW = "review"
     INLINE = "inline"
     SUMMARY = "summary"
+    CHECK_RUN = "check_run"
 
 
 class TextEnum[E: StrEnum](TypeDecorator[E]):

@@ -439,6 +439,20 @@ def posted_fingerprints(
     )
 
 
+def posted_github_id(
+    s: Session, repo: str, pr_number: int, kind: PostedKind | str, fingerprint: str
+) -> int | None:
+    """GitHub's id for something the bot posted (the summary comment, a check run), if known."""
+    return s.scalar(
+        select(PostedComment.github_id).where(
+            PostedComment.repo == repo,
+            PostedComment.pr_number == pr_number,
+            PostedComment.kind == PostedKind(kind),
+            PostedComment.fingerprint == fingerprint,
+        )
+    )
+
+
 def record_posted(
     s: Session,
     *,

@@ -20,7 +20,9 @@ from tests.fakes.github.model import (
     FakePullRequest,
     FakeRepo,
     IssuedToken,
+    TEXT_LIMIT,
     RecordedRequest,
+    check_run_errors,
     git_blob_sha,
     now_iso,
     paginate,
@@ -46,6 +48,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self._handle("POST")
+
+    def do_PATCH(self) -> None:
+        self._handle("PATCH")
 
     def _handle(self, method: str) -> None:
         fake = self.fake
@@ -137,6 +142,34 @@ class _Handler(BaseHTTPRequestHandler):
                 items, headers = paginate(fake.url, path, query, repo.reviews.get(number, []))
                 return self._send(200, items, headers)
             return self._create_review(repo, repo.pulls[number], record)
+        if im := re.fullmatch(r"issues/(\d+)/comments", rest):
+            number = int(im.group(1))
+            if method == "GET":
+                items, headers = paginate(fake.url, path, query, repo.issue_comments.get(number, []))
+                return self._send(200, items, headers)
+            if number not in repo.pulls:
+                raise KeyError(rest)
+            return self._create_issue_comment(repo, number, record)
+        if im := re.fullmatch(r"issues/comments/(\d+)", rest):
+            if method != "PATCH":
+                raise KeyError(rest)
+            return self._update_issue_comment(repo, int(im.group(1)), record)
+        if rest == "check-runs" and method == "POST":
+            return self._check_run(repo, None, record)
+        if km := re.fullmatch(r"check-runs/(\d+)", rest):
+            if method == "PATCH":
+                return self._check_run(repo, int(km.group(1)), record)
+            run = next(r for r in repo.check_runs if r["id"] == int(km.group(1)))
+            return self._send(200, fake.check_run_json(repo, run))
+        if km := re.fullmatch(r"commits/([^/]+)/check-runs", rest):
+            runs = [
+                fake.check_run_json(repo, r)
+                for r in repo.check_runs
+                if r["head_sha"] == km.group(1)
+                and r["name"] == query.get("check_name", [r["name"]])[0]
+            ]
+            items, headers = paginate(fake.url, path, query, runs)
+            return self._send(200, {"total_count": len(runs), "check_runs": items}, headers)
         if cm := re.fullmatch(r"contents/(.+)", rest):
             return self._contents(repo, cm.group(1), query.get("ref", [DEFAULT_BRANCH])[0], record)
         if tm := re.fullmatch(r"git/trees/([^/]+)", rest):
@@ -247,6 +280,88 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_RDWR)
             return None
         self._send(200, {k: v for k, v in review.items() if k != "comments"})
+
+    def _unprocessable(self, errors: list[str], doc: str) -> None:
+        self._send(
+            422,
+            {"message": "Validation Failed", "errors": errors, "documentation_url": f"{DOCS}/{doc}",
+             "status": "422"},
+        )
+
+    def _create_issue_comment(self, repo: FakeRepo, number: int, record: RecordedRequest) -> None:
+        fake = self.fake
+        body = (record.json() or {}).get("body")
+        if not body:
+            return self._unprocessable(["body wasn't supplied"], "issues/comments")
+        if len(body) > TEXT_LIMIT:
+            return self._unprocessable(
+                [f"Body is too long (maximum is {TEXT_LIMIT} characters)"], "issues/comments"
+            )
+        comment_id = fake.next_id()
+        comment = fake.issue_comment_json(repo, number, comment_id, body)
+        with fake._lock:
+            repo.issue_comments.setdefault(number, []).append(comment)
+        self._send(201, comment)
+
+    def _update_issue_comment(self, repo: FakeRepo, comment_id: int, record: RecordedRequest) -> None:
+        fake = self.fake
+        body = (record.json() or {}).get("body")
+        if not body or len(body) > TEXT_LIMIT:
+            return self._unprocessable(["body is missing or too long"], "issues/comments")
+        with fake._lock:
+            comment = next(
+                c for comments in repo.issue_comments.values() for c in comments if c["id"] == comment_id
+            )
+            comment["body"] = body
+            comment["updated_at"] = now_iso()
+        self._send(200, comment)
+
+    def _check_run(self, repo: FakeRepo, check_run_id: int | None, record: RecordedRequest) -> None:
+        """Create (``check_run_id`` None) or update a check run; annotations accumulate."""
+        fake = self.fake
+        try:
+            body = record.json() or {}
+        except ValueError:
+            return self._send(400, {"message": "Problems parsing JSON", "documentation_url": DOCS})
+        errors = check_run_errors(body, creating=check_run_id is None)
+        if errors:
+            return self._unprocessable(errors, "checks/runs")
+        with fake._lock:
+            if check_run_id is None:
+                run = {
+                    "id": fake.next_id(),
+                    "name": body["name"],
+                    "head_sha": body["head_sha"],
+                    "external_id": body.get("external_id") or "",
+                    "details_url": body.get("details_url"),
+                    "status": "queued",
+                    "conclusion": None,
+                    "started_at": now_iso(),
+                    "completed_at": None,
+                    "output": {"title": None, "summary": None, "text": None},
+                    "annotations": [],
+                    "requests": [],
+                }
+                repo.check_runs.append(run)
+            else:
+                run = next(r for r in repo.check_runs if r["id"] == check_run_id)
+            run["requests"].append(body)
+            for key in ("name", "details_url", "external_id"):
+                if key in body:
+                    run[key] = body[key]
+            if "status" in body:
+                run["status"] = body["status"]
+            if body.get("conclusion") is not None:
+                run["conclusion"] = body["conclusion"]
+                run["status"] = "completed"  # GitHub: a conclusion completes the run
+            if run["status"] == "completed" and run["completed_at"] is None:
+                run["completed_at"] = now_iso()
+            output = body.get("output")
+            if output is not None:
+                run["output"] = {k: output.get(k) for k in ("title", "summary", "text")}
+                run["annotations"].extend(output.get("annotations") or [])
+            answer = fake.check_run_json(repo, run)
+        self._send(201 if check_run_id is None else 200, answer)
 
     def _access_token(self, installation_id: int, record: RecordedRequest) -> None:
         fake = self.fake

@@ -70,6 +70,11 @@ class FakeRepo:
     pulls: dict[int, FakePullRequest] = field(default_factory=dict)
     contents: dict[tuple[str, str], bytes] = field(default_factory=dict)  # (ref, path) -> data
     reviews: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # PR/issue number -> its conversation comments (GitHub's issue comments), oldest first.
+    issue_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # Every check run, in creation order; each keeps its ``annotations`` and, for tests, the
+    # list of request bodies that created and updated it (``requests``).
+    check_runs: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -190,6 +195,60 @@ def review_errors(pr: FakePullRequest, body: dict[str, Any]) -> list[str]:
                 errors.append(f"{where}: start_line must precede line")
             elif start not in hunk[index_of_side]:
                 errors.append(f"{where}: start_line must be part of the same hunk as the line")
+    return errors
+
+
+# -- check runs (GitHub's 422 rules) ------------------------------------------------------
+
+CHECK_STATUSES = ("queued", "in_progress", "completed", "waiting", "requested", "pending")
+CHECK_CONCLUSIONS = (
+    "action_required", "cancelled", "failure", "neutral", "success", "skipped", "stale", "timed_out",
+)
+ANNOTATION_LEVELS = ("notice", "warning", "failure")
+MAX_ANNOTATIONS_PER_REQUEST = 50
+TEXT_LIMIT = 65_535
+
+
+def check_run_errors(body: dict[str, Any], *, creating: bool) -> list[str]:
+    """Why GitHub would reject this check-run create/update; empty when it would accept it."""
+    errors: list[str] = []
+    if creating:
+        for name in ("name", "head_sha"):
+            if not body.get(name):
+                errors.append(f"{name} wasn't supplied")
+    status = body.get("status")
+    if status is not None and status not in CHECK_STATUSES:
+        errors.append(f"status {status!r} is not a member of {CHECK_STATUSES}")
+    conclusion = body.get("conclusion")
+    if conclusion is not None and conclusion not in CHECK_CONCLUSIONS:
+        errors.append(f"conclusion {conclusion!r} is not valid")
+    if status == "completed" and conclusion is None:
+        errors.append("conclusion is required when status is completed")
+    output = body.get("output")
+    if output is not None:
+        if not output.get("title") or not output.get("summary"):
+            errors.append("output requires title and summary")
+        for key in ("summary", "text"):
+            if len(output.get(key) or "") > TEXT_LIMIT:
+                errors.append(f"output.{key} is too long (maximum is {TEXT_LIMIT} characters)")
+        annotations = output.get("annotations") or []
+        if len(annotations) > MAX_ANNOTATIONS_PER_REQUEST:
+            errors.append(
+                f"Only {MAX_ANNOTATIONS_PER_REQUEST} annotations are allowed per request"
+            )
+        for index, note in enumerate(annotations):
+            where = f"output.annotations[{index}]"
+            missing = [
+                k for k in ("path", "start_line", "end_line", "annotation_level", "message")
+                if note.get(k) in (None, "")
+            ]
+            if missing:
+                errors.append(f"{where}: missing {', '.join(missing)}")
+                continue
+            if note["annotation_level"] not in ANNOTATION_LEVELS:
+                errors.append(f"{where}: annotation_level must be one of {ANNOTATION_LEVELS}")
+            if note["end_line"] < note["start_line"]:
+                errors.append(f"{where}: end_line precedes start_line")
     return errors
 
 

@@ -289,6 +289,24 @@ class FakeGitHub(GitHubShapes):
         with self._lock:
             return list(self.repos[repo].reviews.get(number, [])) if repo in self.repos else []
 
+    def issue_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self.repos[repo].issue_comments.get(number, [])) if repo in self.repos else []
+
+    def add_issue_comment(self, repo: str, number: int, body: str, author: str = "octocat") -> int:
+        """A conversation comment written by someone else (the bot must not touch it)."""
+        with self._lock:
+            fake_repo = self.add_repo(repo)
+            comment = self.issue_comment_json(fake_repo, number, self.next_id(), body, author)
+            fake_repo.issue_comments.setdefault(number, []).append(comment)
+            return comment["id"]
+
+    def check_runs(self, repo: str, head_sha: str | None = None) -> list[dict[str, Any]]:
+        """Check runs with their state, accumulated ``annotations`` and every request body."""
+        with self._lock:
+            runs = self.repos[repo].check_runs if repo in self.repos else []
+            return [r for r in runs if head_sha is None or r["head_sha"] == head_sha]
+
     def requests_to(self, path_regex: str, method: str | None = None) -> list[RecordedRequest]:
         pattern = re.compile(path_regex)
         with self._lock:

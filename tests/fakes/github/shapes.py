@@ -211,3 +211,48 @@ class GitHubShapes:
         if f.previous_filename is not None:
             entry["previous_filename"] = f.previous_filename
         return entry
+
+    def issue_comment_json(
+        self, repo: FakeRepo, number: int, comment_id: int, body: str, author: str | None = None
+    ) -> dict[str, Any]:
+        from tests.fakes.github.model import BOT_LOGIN
+
+        api = f"{self.url}/repos/{repo.full_name}"
+        return {
+            "id": comment_id,
+            "node_id": f"IC_{comment_id}",
+            "url": f"{api}/issues/comments/{comment_id}",
+            "html_url": f"{self.url}/{repo.full_name}/pull/{number}#issuecomment-{comment_id}",
+            "issue_url": f"{api}/issues/{number}",
+            "body": body,
+            "user": self.user_json(author or BOT_LOGIN, "User" if author else "Bot"),
+            "created_at": now_iso(),
+            "updated_at": now_iso(),
+            "author_association": "NONE",
+        }
+
+    def check_run_json(self, repo: FakeRepo, run: dict[str, Any]) -> dict[str, Any]:
+        api = f"{self.url}/repos/{repo.full_name}"
+        output = run["output"]
+        return {
+            "id": run["id"],
+            "head_sha": run["head_sha"],
+            "node_id": f"CR_{run['id']}",
+            "external_id": run["external_id"],
+            "url": f"{api}/check-runs/{run['id']}",
+            "html_url": f"{self.url}/{repo.full_name}/runs/{run['id']}",
+            "details_url": run["details_url"],
+            "status": run["status"],
+            "conclusion": run["conclusion"],
+            "started_at": run["started_at"],
+            "completed_at": run["completed_at"],
+            "output": {
+                **output,
+                "annotations_count": len(run["annotations"]),
+                "annotations_url": f"{api}/check-runs/{run['id']}/annotations",
+            },
+            "name": run["name"],
+            "check_suite": {"id": run["id"] + 1},
+            "app": None,
+            "pull_requests": [],
+        }

@@ -1,0 +1,117 @@
+"""The LLM pass as the tasks use it: one object per process, built from plain values.
+
+``augment`` is the only entry point: static result in, static + LLM result out, never
+raising (an unexpected bug degrades the agent to static-only with the error named).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+
+import openai
+import redis
+
+from reviewer.adapters.llm.breaker import CircuitBreaker
+from reviewer.adapters.llm.client import OpenAICompleter, RetryPolicy
+from reviewer.adapters.llm.ledger import RedisSpendLedger
+from reviewer.adapters.llm.limiter import RateLimiter
+from reviewer.adapters.llm.tokens import token_counter
+from reviewer.llm.agent_pass import MODE_UNAVAILABLE, LLMPassConfig, SpendLedger, run_llm_pass
+from reviewer.llm.budget import BudgetPolicy
+from reviewer.llm.calls import ChunkReviewer, Complete, review_chunk
+from reviewer.llm.pricing import PriceTable
+from reviewer.llm.tokens import TokenCounter
+from reviewer.payloads import AgentResult, AgentStatus
+from reviewer.snapshot import PullRequestSnapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class LLMReviewService:
+    complete: Complete
+    config: LLMPassConfig
+    prices: PriceTable
+    count: TokenCounter
+    redis_client: redis.Redis | None = None
+    breaker: CircuitBreaker | None = None
+
+    def chunk_reviewer(self) -> ChunkReviewer:
+        """The call path; a similarity cache wraps this (same signature) when it exists."""
+        return partial(review_chunk, complete=self.complete, count=self.count)
+
+    def ledger(self, review_key: str) -> SpendLedger:
+        if self.redis_client is None:
+            from reviewer.llm.agent_pass import MemoryLedger
+
+            return MemoryLedger()
+        return RedisSpendLedger(self.redis_client, review_key)
+
+    def augment(
+        self, agent: str, snapshot: PullRequestSnapshot, static: AgentResult, *, review_key: str
+    ) -> AgentResult:
+        if static.status != AgentStatus.OK:
+            return static
+        try:
+            return run_llm_pass(
+                agent,
+                snapshot,
+                static,
+                reviewer=self.chunk_reviewer(),
+                config=self.config,
+                count=self.count,
+                prices=self.prices,
+                ledger=self.ledger(review_key),
+                nonce=lambda: secrets.token_hex(8),
+            )
+        except Exception as exc:  # noqa: BLE001 - the static result must survive any LLM bug
+            log.exception("llm.pass_failed agent=%s", agent)
+            note = f"LLM pass failed: {type(exc).__name__}: {exc}"[:500]
+            return static.model_copy(
+                update={"mode": MODE_UNAVAILABLE, "error": "; ".join(p for p in (static.error, note) if p)}
+            )
+
+
+def build_llm_service(
+    *,
+    api_key: str,
+    base_url: str | None,
+    models: Mapping[str, str],
+    prices_toml: str,
+    redis_client: redis.Redis | None,
+    policy: BudgetPolicy = BudgetPolicy(),
+    usd_cap_per_pr: float = 1.0,
+    requests_per_window: int = 500,
+    tokens_per_window: int = 200_000,
+    window_s: float = 60.0,
+    breaker_threshold: int = 5,
+    breaker_cooldown_s: float = 60.0,
+    retry: RetryPolicy = RetryPolicy(),
+    timeout_s: float = 60.0,
+    json_schema: bool = True,
+) -> LLMReviewService:
+    """Everything the LLM pass needs, from plain values (the tasks layer reads settings)."""
+    client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
+    limiter = breaker = None
+    if redis_client is not None:
+        limiter = RateLimiter(
+            redis_client, requests_per_window=requests_per_window,
+            tokens_per_window=tokens_per_window, window_s=window_s,
+        )
+        breaker = CircuitBreaker(
+            redis_client, threshold=breaker_threshold, cooldown_s=breaker_cooldown_s,
+            probe_timeout_s=timeout_s * retry.max_attempts,
+        )
+    completer = OpenAICompleter(client, limiter=limiter, breaker=breaker, retry=retry, json_schema=json_schema)
+    return LLMReviewService(
+        complete=completer,
+        config=LLMPassConfig(models=dict(models), policy=policy, usd_cap_per_pr=usd_cap_per_pr),
+        prices=PriceTable.from_toml(prices_toml),
+        count=token_counter(),
+        redis_client=redis_client,
+        breaker=breaker,
+    )

@@ -1,0 +1,123 @@
+"""Committable fixes for confident findings: deterministic rewrites, each validated first.
+
+A finding at or above the confidence threshold gets a ``suggestion`` (replacement text for
+its lines, GitHub's ```suggestion block) when one of the rewrites below applies, or keeps
+the one its tool proposed (ruff's safe autofixes). Either way the fix is applied to the
+head file and validated (:mod:`reviewer.fixes.validate`); a fix that fails, that does not
+sit on lines GitHub lets us comment on (RIGHT side, one hunk), or that belongs to a finding
+below the threshold is dropped and the finding stays plain advice. Pure: no network.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from reviewer.diff import FileDiff, validate_anchor
+from reviewer.findings import Finding
+from reviewer.fixes.rewrites import (
+    fix_bare_except,
+    fix_mutable_default,
+    fix_request_timeout,
+    fix_verify_false,
+    fix_yaml_load,
+)
+from reviewer.fixes.shell import fix_shell_true
+from reviewer.fixes.source import Fix, Source, apply_fix
+from reviewer.fixes.sql import fix_sql_injection
+from reviewer.fixes.validate import Candidate, Linter, ruff_linter, validate
+
+DEFAULT_THRESHOLD = 0.8
+
+Rewrite = Callable[[Finding, Source], Fix | None]
+
+#: Finding rule → its deterministic rewrite.
+REWRITES: dict[str, Rewrite] = {
+    "unsafe-deserialization": fix_yaml_load,
+    "sql-injection": fix_sql_injection,
+    "command-injection": fix_shell_true,
+    "request-without-timeout": fix_request_timeout,
+    "tls-verification-disabled": fix_verify_false,
+    "mutable-argument-default": fix_mutable_default,
+    "bare-except": fix_bare_except,
+}
+
+__all__ = [
+    "DEFAULT_THRESHOLD",
+    "REWRITES",
+    "Fix",
+    "Linter",
+    "apply_fix",
+    "generate_fixes",
+    "propose_fix",
+    "ruff_linter",
+]
+
+
+def propose_fix(finding: Finding, source: Source) -> Fix | None:
+    """The unvalidated fix for a finding: its tool's suggestion, else a rewrite, else None."""
+    if finding.suggestion is not None:
+        return Fix(finding.line, finding.last_line, finding.suggestion)
+    rewrite = REWRITES.get(finding.rule)
+    if rewrite is None or source.tree is None or "\r" in source.text:
+        return None
+    try:
+        return rewrite(finding, source)
+    except (ValueError, IndexError, StopIteration, AttributeError):
+        return None  # an unusual shape of code the rewrite did not expect: advice only
+
+
+def _commentable(fix: Fix, diff: FileDiff | None) -> bool:
+    if diff is None:
+        return False
+    if fix.end_line > fix.line:
+        return validate_anchor(diff, fix.end_line, start_line=fix.line)
+    return validate_anchor(diff, fix.line)
+
+
+def generate_fixes(
+    findings: Sequence[Finding],
+    head_texts: Mapping[str, str | None],
+    diffs: Mapping[str, FileDiff],
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    linter: Linter | None = None,
+) -> list[Finding]:
+    """``findings`` with validated suggestions, in the same order.
+
+    ``head_texts`` maps a path to the head file's text (None when unknown); ``diffs`` maps
+    it to its parsed patch. A kept fix may widen the finding's lines to the fix's lines
+    (a suggestion replaces exactly the lines it is anchored on).
+    """
+    out = list(findings)
+    candidates: list[Candidate] = []
+    owners: list[int] = []
+    sources: dict[str, Source] = {}
+    for index, finding in enumerate(findings):
+        if finding.suggestion is not None:
+            out[index] = finding.model_copy(update={"suggestion": None})
+        if finding.confidence < threshold:
+            continue
+        text = head_texts.get(finding.path)
+        if text is None or not finding.path.endswith((".py", ".pyi")):
+            continue
+        source = sources.setdefault(finding.path, Source(finding.path, text))
+        fix = propose_fix(finding, source)
+        if fix is None or fix.end_line > len(source.lines) or not _commentable(fix, diffs.get(finding.path)):
+            continue
+        candidates.append(Candidate(finding.path, text, fix))
+        owners.append(index)
+    if not candidates:
+        return out
+    verdicts = validate(candidates, linter or ruff_linter())
+    for index, candidate, ok in zip(owners, candidates, verdicts, strict=True):
+        if not ok:
+            continue
+        fix = candidate.fix
+        out[index] = findings[index].model_copy(
+            update={
+                "suggestion": fix.replacement,
+                "line": fix.line,
+                "end_line": fix.end_line if fix.end_line > fix.line else None,
+            }
+        )
+    return out

@@ -1,0 +1,124 @@
+"""One chunk through the model: the call path a similarity cache can later sit in front of.
+
+:func:`review_chunk` takes a :class:`ChunkRequest` — (agent, code, prompt version, model) plus
+the messages built from them — and returns the validated findings (or why there are none).
+It never raises: a provider failure is ``unavailable``, bad output twice is ``malformed``.
+The network call itself is the injected ``complete`` (``reviewer.adapters.llm``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from reviewer.llm.prompts import repair_messages
+from reviewer.llm.schema import LLMFinding, MalformedAnswer, parse_answer
+from reviewer.llm.tokens import TokenCounter, count_messages
+
+
+class LLMUnavailable(Exception):
+    """The provider cannot be used now (circuit open, retries exhausted, rate-limit wait too long)."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A provider's answer and its ``usage`` (None when the server sent none)."""
+
+    text: str | None
+    model: str
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int = 0
+
+
+class Complete(Protocol):
+    def __call__(
+        self, *, model: str, messages: list[dict[str, str]], max_tokens: int, estimated_tokens: int
+    ) -> Completion: ...
+
+
+@dataclass(frozen=True)
+class ChunkRequest:
+    """What a chunk review depends on; ``(agent, code, prompt_version, model)`` is its cache key."""
+
+    agent: str
+    code: str
+    prompt_version: str
+    model: str
+    messages: list[dict[str, str]]
+    max_output_tokens: int
+
+
+@dataclass(frozen=True)
+class CallUsage:
+    """Tokens of one provider call: counted before it (estimate) and reported after (usage)."""
+
+    model: str
+    estimated_prompt_tokens: int
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+@dataclass
+class ChunkAnswer:
+    findings: list[LLMFinding] = field(default_factory=list)
+    calls: list[CallUsage] = field(default_factory=list)
+    malformed: str | None = None
+    unavailable: str | None = None
+    cache_hit: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.malformed is None and self.unavailable is None
+
+
+ChunkReviewer = Callable[[ChunkRequest], ChunkAnswer]
+
+
+def review_chunk(request: ChunkRequest, *, complete: Complete, count: TokenCounter) -> ChunkAnswer:
+    """Ask the model once, repair once if the answer does not validate, never raise."""
+    answer = ChunkAnswer()
+    messages = request.messages
+    problem = ""
+    for attempt in range(2):
+        estimated = count_messages(messages, count)
+        try:
+            completion = complete(
+                model=request.model,
+                messages=messages,
+                max_tokens=request.max_output_tokens,
+                estimated_tokens=estimated + request.max_output_tokens,
+            )
+        except LLMUnavailable as exc:
+            answer.unavailable = str(exc) or type(exc).__name__
+            return answer
+        answer.calls.append(_usage(completion, estimated, count))
+        try:
+            answer.findings = list(parse_answer(completion.text).findings)
+            answer.malformed = None
+            return answer
+        except MalformedAnswer as exc:
+            problem = str(exc)
+            answer.malformed = f"invalid answer{' after one repair' if attempt else ''}: {problem}"
+            messages = repair_messages(request.messages, completion.text or "", problem)
+    return answer
+
+
+def _usage(completion: Completion, estimated: int, count: TokenCounter) -> CallUsage:
+    prompt = completion.prompt_tokens if completion.prompt_tokens is not None else estimated
+    answer = completion.completion_tokens
+    if answer is None:
+        answer = count(completion.text or "")
+    return CallUsage(
+        model=completion.model,
+        estimated_prompt_tokens=estimated,
+        prompt_tokens=prompt,
+        completion_tokens=answer,
+        cached_tokens=completion.cached_tokens,
+    )

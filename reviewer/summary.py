@@ -1,0 +1,81 @@
+"""The one summary comment per pull request, edited in place on every run.
+
+It is an issue comment (the PR's conversation), found again by its hidden marker, so a
+second run edits it instead of adding another. It says what the last review found (by
+category and severity), how each agent fared (failed agents named), what was skipped and
+why, what it cost, and links to the review's dashboard page. Pure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from reviewer.findings import Finding
+from reviewer.payloads import AgentResult, AgentStatus, SkipNote
+from reviewer.render import (
+    BODY_BUDGET,
+    NO_LLM_NOTE,
+    _agents_table,
+    _counts_table,
+    _fit,
+    _skipped_lines,
+    dedupe_skipped,
+)
+
+SUMMARY_MARKER = "<!-- reviewer:summary -->"
+
+
+def is_summary(body: str | None) -> bool:
+    """Whether a comment is this bot's summary comment."""
+    return SUMMARY_MARKER in (body or "")
+
+
+def build_summary(
+    findings: list[Finding],
+    agents: Mapping[str, AgentResult],
+    skipped: list[SkipNote],
+    *,
+    head_sha: str,
+    dashboard_url: str | None,
+    llm_used: bool,
+    inline_count: int,
+) -> str:
+    """The summary comment's Markdown, within GitHub's body limit."""
+    count = len(findings)
+    lines = [
+        SUMMARY_MARKER,
+        f"## reviewer summary — `{head_sha[:12]}`",
+        "",
+        f"**{count} finding{'s' if count != 1 else ''}**; {inline_count} shown inline in the "
+        f"review, {count - inline_count} listed in its body.",
+    ]
+    if findings:
+        lines += ["", "### Findings by category and severity", "", *_counts_table(findings)]
+    failed = [
+        (name, a) for name, a in agents.items() if a.status in (AgentStatus.FAILED, AgentStatus.TIMEOUT)
+    ]
+    lines += ["", "### Agents", ""]
+    if failed:
+        names = ", ".join(f"**{name}** ({a.status.value})" for name, a in failed)
+        lines += [f"Not complete: {names}. Their findings are missing from this review.", ""]
+    lines += _agents_table(agents)
+    tokens = sum(a.tokens for a in agents.values())
+    cost = sum(a.cost_usd for a in agents.values())
+    usage = f"{tokens:,} tokens · ${cost:.4f}"
+    if not llm_used:
+        usage += f" — {NO_LLM_NOTE}"
+    lines += ["", "### Usage", "", usage]
+    tail = ["", f"[Details on the dashboard]({dashboard_url})"] if dashboard_url else []
+    notes = dedupe_skipped(skipped, agents)
+    if notes:
+        used = sum(len(x) + 1 for x in lines + tail)
+        section = _fit(
+            _skipped_lines(notes), BODY_BUDGET - used - 200, "- … and {n} more skipped files"
+        )
+        lines += ["", "### Skipped", "", *section]
+    else:
+        lines += ["", "### Skipped", "", "Nothing was skipped."]
+    body = "\n".join(lines + tail)
+    if len(body) > BODY_BUDGET:
+        body = body[: BODY_BUDGET - 40] + "\n\n_… truncated._"
+    return body
