@@ -7,8 +7,9 @@ intake, the canvas' messages, the chord join, storage, and GitHub calls to a loc
 
     .venv/bin/python -m benchmarks.orchestration --prs 200
 
-Per review: latency = posted_at − created_at (both from Postgres' clock); the tasks' own
-run times come from task_prerun/postrun in the worker. Overhead = latency − critical path,
+Per review: latency = from the 202 reaching the sender to the review POST reaching the fake
+GitHub (one clock, this machine's); the tasks' own run times come from task_prerun/postrun in
+the worker. Overhead = latency − critical path,
 where the critical path is prepare + the slowest agent + generate_fixes + post_review.
 """
 
@@ -98,6 +99,7 @@ def main(argv=None) -> int:
         try:
             with WebServer(create_app(settings)) as web, httpx.Client(timeout=10) as client:
                 accept_ms = []
+                accepted_at: dict[int, float] = {}
                 for pr in prs:
                     body = payload(pr)
                     t0 = time.perf_counter()
@@ -106,6 +108,7 @@ def main(argv=None) -> int:
                         "Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET.encode(), body),
                     })
                     accept_ms.append((time.perf_counter() - t0) * 1000)
+                    accepted_at[pr.number] = time.time()
                     if response.status_code != 202:
                         print(f"unexpected {response.status_code}: {response.text}", file=sys.stderr)
                         return 1
@@ -125,6 +128,10 @@ def main(argv=None) -> int:
         finally:
             worker.stop()
 
+    posted_at = {
+        int(r.path.split("/")[-2]): r.received_at
+        for r in fake.requests_to(r"/pulls/\d+/reviews$", method="POST")
+    }
     client = redis.Redis.from_url(args.redis_url)
     latency, task_sum, critical, overhead = [], [], [], []
     for review in rows:
@@ -132,7 +139,8 @@ def main(argv=None) -> int:
         by_task: dict[str, list[float]] = {}
         for e in entries:
             by_task.setdefault(e["task"], []).append(e["s"])
-        lat = (review.posted_at - review.created_at).total_seconds()
+        # accepted = the 202 reached the sender; posted = the review POST reached GitHub
+        lat = posted_at[review.pr_number] - accepted_at[review.pr_number]
         path = (sum(by_task.get("reviewer.prepare", [0])) + max(by_task.get("reviewer.run_agent", [0]))
                 + sum(by_task.get("reviewer.generate_fixes", [0])) + sum(by_task.get("reviewer.post_review", [0])))
         latency.append(lat * 1000)

@@ -387,7 +387,9 @@ def render_text(
                 f"  {where:>9}  {f.severity.value.upper():<8} {f.category.value}/{f.rule}{cwe}"
             )
             out += [f"             {line}" for line in f.message.strip().splitlines()]
-            if f.suggestion is not None:
+            if f.suggestion == "":
+                out.append("             suggestion: delete the line(s)")
+            elif f.suggestion is not None:
                 out.append("             suggestion:")
                 out += [f"             | {line}" for line in f.suggestion.splitlines()]
         out.append("")

@@ -17,10 +17,10 @@ from tests.fakes.github.model import (
     BOT_LOGIN,
     DEFAULT_BRANCH,
     DOCS,
+    TEXT_LIMIT,
     FakePullRequest,
     FakeRepo,
     IssuedToken,
-    TEXT_LIMIT,
     RecordedRequest,
     check_run_errors,
     git_blob_sha,
@@ -60,7 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         record = RecordedRequest(
-            method, path, query, {k.lower(): v for k, v in self.headers.items()}, body
+            method, path, query, {k.lower(): v for k, v in self.headers.items()}, body,
+            received_at=time.time(),
         )
         with fake._lock:
             fake.requests.append(record)

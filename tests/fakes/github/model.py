@@ -84,6 +84,7 @@ class RecordedRequest:
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-case names
     body: bytes
+    received_at: float = 0.0  # time.time() when the request arrived (for latency figures)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")
