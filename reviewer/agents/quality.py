@@ -36,6 +36,7 @@ def quality_analyzers(
         QualityAstAnalyzer(settings),
         QualityCorrectnessAnalyzer(settings),
         FrameworkAnalyzer(settings),
+        ANALYZERS["js-quality"],
     ]
     if untested is not None and untested.active:
         analyzers.append(untested)

@@ -253,9 +253,12 @@ def _first_mutation(func: ast.FunctionDef | ast.AsyncFunctionDef, param: str) ->
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store) and node.id == param:
             return None
     for node in nodes:
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Name):
-            if node.value.id in aliases:
-                aliases.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in aliases
+        ):
+            aliases.update(t.id for t in node.targets if isinstance(t, ast.Name))
         if (
             isinstance(node, ast.Call)
             and isinstance(node.func, ast.Attribute)

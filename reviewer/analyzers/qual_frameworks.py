@@ -42,7 +42,7 @@ REMOVED_MODULES: dict[str, str] = {
             "msilib", "nis", "nntplib", "ossaudiodev", "pipes", "sndhdr", "spwd", "sunau",
             "telnetlib", "uu", "xdrlib", "lib2to3",
         )
-    },  # fmt: skip
+    },
     # Django
     "django.core.urlresolvers": "removed in Django 2.0: use django.urls",
     "django.forms.extras": "removed in Django 2.0: import the widgets from django.forms.widgets",
@@ -69,7 +69,7 @@ _BLANK_NEEDS_NULL = frozenset(
         "DateField", "DateTimeField", "TimeField", "DurationField",
     }
 )  # fmt: skip
-_MONEY = re.compile(r"(price|amount|cost|balance|salary|fee|payment|total_due|money)", re.I)
+_MONEY = re.compile(r"(price|amount|cost|balance|salary|fee|payment|total_due|money)", re.IGNORECASE)
 
 
 class FrameworkAnalyzer(Analyzer):
