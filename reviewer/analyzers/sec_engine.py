@@ -14,15 +14,21 @@ from collections.abc import Sequence
 
 from reviewer.analyzers.bandit_scan import EXCLUDED_TESTS, BanditAnalyzer
 from reviewer.analyzers.base import Analyzer, AnalyzerOutput, Hit, SourceFile
+from reviewer.analyzers.sec_audit import LanguageAuditAnalyzer
 from reviewer.analyzers.sec_crypto import CryptoConfigAnalyzer
 from reviewer.analyzers.sec_secrets import SecretsAnalyzer
 from reviewer.analyzers.sec_sinks import FAMILY
 from reviewer.analyzers.sec_taint import TaintAnalyzer, flow_finding, module_flows, safe_sink_lines
+from reviewer.analyzers.sec_web import WebConfigAnalyzer
 
 # B606/B607: any process start without a shell / with a bare program name (no data check);
 # B313-B320, B405-B411: "XML parsing is unsafe", replaced by the XXE rule, which looks at the
 # parser's configuration (the stdlib parsers do not resolve external entities by default).
+# B413: "pycrypto is unmaintained" fires on every `from Crypto... import`, which is also the
+# namespace of the maintained pycryptodome; weak ciphers and modes are flagged where they are
+# used (sec_crypto), which is what a reviewer can act on.
 BANDIT_EXCLUDED: frozenset[str] = EXCLUDED_TESTS | {
+    "B413",
     "B606",
     "B607",
     "B313",
@@ -53,14 +59,19 @@ BANDIT_FAMILY = {
 
 
 class SecurityEngine(Analyzer):
-    """bandit + taint + crypto/config + secrets, with bandit gated by the taint proofs."""
+    """bandit + taint + crypto/config + secrets + web/language patterns; bandit gated by taint."""
 
     name = "security"
     tool = "reviewer-security"
 
     def __init__(self, bandit: BanditAnalyzer | None = None) -> None:
         self.bandit = bandit or BanditAnalyzer(excluded_tests=BANDIT_EXCLUDED)
-        self.rules: list[Analyzer] = [CryptoConfigAnalyzer(), SecretsAnalyzer()]
+        self.rules: list[Analyzer] = [
+            CryptoConfigAnalyzer(),
+            SecretsAnalyzer(),
+            WebConfigAnalyzer(),
+            LanguageAuditAnalyzer(),
+        ]
 
     def analyze(self, source: SourceFile) -> AnalyzerOutput:
         return self.analyze_all([source])

@@ -482,3 +482,238 @@ def test_engine_still_reports_bandit_patterns_it_has_no_proof_about():
     text = "import subprocess\n\ndef export(user_input):\n    subprocess.call('x ' + user_input, shell=True)\n"
     findings = SecurityEngine().analyze(source(text)).findings
     assert [(f.line, f.rule) for f in findings] == [(4, "command-injection")]
+
+
+# --- web-framework settings (sec_web) -----------------------------------------------------------
+
+from reviewer.analyzers.sec_audit import LanguageAuditAnalyzer  # noqa: E402
+from reviewer.analyzers.sec_web import WebConfigAnalyzer  # noqa: E402
+
+
+def web(text: str, path: str = "app/views.py") -> list[tuple[int, str, str]]:
+    return rules(WebConfigAnalyzer(), text, path)
+
+
+def audit(text: str) -> list[tuple[int, str, str]]:
+    return rules(LanguageAuditAnalyzer(), text)
+
+
+def test_flask_template_without_autoescape_extension_is_flagged_with_context():
+    found = web(
+        """
+        from flask import render_template
+        def invoice(order):
+            return render_template("mail/invoice" + ".txt", order=order)
+        def page(order):
+            return render_template("invoice.html", order=order)
+        def plain():
+            return render_template("robots.txt")
+        """
+    )
+    assert found == [(4, "unescaped-template-extension", "CWE-79")]
+
+
+def test_csrf_switched_off_in_app_config_but_not_in_tests():
+    text = """
+        from flask import Flask
+        app = Flask(__name__)
+        app.config["WTF_CSRF_ENABLED"] = False
+        app.config.update(SESSION_COOKIE_SECURE=True)
+        """
+    assert web(text) == [(4, "csrf-disabled", "CWE-352")]
+    assert web(text, path="tests/conftest.py") == []
+    assert web(text.replace("False", "True")) == []
+
+
+def test_csrf_exempt_view_is_flagged_and_plain_view_is_not():
+    found = web(
+        """
+        from django.views.decorators.csrf import csrf_exempt
+        from django.views.decorators.http import require_POST
+        @csrf_exempt
+        def hook(request):
+            return None
+        @require_POST
+        def form(request):
+            return None
+        """
+    )
+    assert found == [(4, "csrf-exempt", "CWE-352")]
+
+
+def test_wildcard_cors_origins_flagged_and_listed_origins_are_not():
+    found = web(
+        """
+        from fastapi import FastAPI
+        from fastapi.middleware.cors import CORSMiddleware
+        from flask_cors import CORS
+        api = FastAPI()
+        api.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET"])
+        api.add_middleware(CORSMiddleware, allow_origins=["https://shop.example"])
+        CORS(app, origins="*", supports_credentials=True)
+        CORS(app, origins=["https://shop.example"])
+        """
+    )
+    assert found == [(6, "wildcard-cors", "CWE-942"), (8, "wildcard-cors", "CWE-942")]
+
+
+def test_hashids_salted_with_secret_key_is_flagged():
+    found = web(
+        """
+        from hashids import Hashids
+        from django.conf import settings
+        ids = Hashids(salt=settings.SECRET_KEY, min_length=8)
+        other = Hashids(salt=settings.HASHIDS_SALT, min_length=8)
+        """
+    )
+    assert found == [(4, "hashids-with-secret-key", "CWE-327")]
+
+
+def test_jwt_none_algorithm_and_unverified_decode_are_flagged():
+    found = web(
+        """
+        import jwt
+        def issue(claims):
+            return jwt.encode(claims, None, algorithm="none")
+        def peek(token):
+            return jwt.decode(token, options={"verify_signature": False})
+        def check(token, key):
+            return jwt.decode(token, key, algorithms=["HS256"])
+        """
+    )
+    assert found == [(4, "jwt-none-algorithm", "CWE-327"), (6, "jwt-unverified", "CWE-347")]
+
+
+# --- language-level hazards (sec_audit) ---------------------------------------------------------
+
+
+def test_url_opener_on_cleartext_url_is_flagged_but_https_and_localhost_are_not():
+    found = audit(
+        """
+        from urllib.request import build_opener, urlopen
+        def fetch():
+            feed = "ftp://mirror.example.org/pub/list.txt"
+            opener = build_opener()
+            opener.open(feed)
+            urlopen("https://mirror.example.org/list")
+            urlopen("http://localhost:8080/health")
+        """
+    )
+    assert found == [(6, "cleartext-transport", "CWE-319")]
+
+
+def test_credentials_over_plain_http_are_flagged():
+    found = audit(
+        """
+        import requests
+        requests.get("http://api.example.com/v1/me", auth=("u", "p"), timeout=5)
+        requests.get("https://api.example.com/v1/me", auth=("u", "p"), timeout=5)
+        requests.get("http://api.example.com/v1/status", timeout=5)
+        """
+    )
+    assert found == [(3, "credentials-over-http", "CWE-523")]
+
+
+def test_shell_reached_through_import_or_getattr_is_flagged():
+    found = audit(
+        """
+        import os
+        def run(cmd):
+            __import__("os").system(cmd)
+            runner = getattr(os, "popen")
+            return getattr(os, "path")
+        """
+    )
+    assert found == [(4, "dynamic-shell-access", "CWE-78"), (5, "dynamic-shell-access", "CWE-78")]
+
+
+def test_shell_wildcard_and_explicit_file_lists():
+    found = audit(
+        """
+        import os, subprocess
+        os.system("tar czf backup.tgz *")
+        subprocess.run(["tar", "czf", "backup.tgz", "data"])
+        os.system("ls -l")
+        """
+    )
+    assert found == [(3, "shell-wildcard", "CWE-155")]
+
+
+def test_chmod_granting_others_write_or_execute_is_flagged():
+    found = audit(
+        """
+        import os, stat
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR | stat.S_IXOTH)
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+        """
+    )
+    assert found == [(3, "permissive-file-permissions", "CWE-276")]
+
+
+def test_xmlrpc_import_is_flagged_unless_defusedxml_patches_it():
+    text = "import xmlrpc.client\nproxy = xmlrpc.client.ServerProxy(url)\n"
+    assert audit(text) == [(1, "xmlrpc-entity-expansion", "CWE-776")]
+    patched = "import defusedxml.xmlrpc\ndefusedxml.xmlrpc.monkey_patch()\n" + text
+    assert audit(patched) == []
+
+
+def test_ruamel_unsafe_loader_and_interactive_console_are_flagged():
+    found = audit(
+        """
+        import code
+        from ruamel.yaml import YAML
+        loader = YAML(typ="unsafe")
+        safe = YAML(typ="safe")
+        def shell(line):
+            console = code.InteractiveConsole()
+            console.push(line)
+            console.push("print(1)")
+        """
+    )
+    assert found == [(4, "unsafe-deserialization", "CWE-502"), (8, "code-injection", "CWE-95")]
+
+
+def test_engine_reports_web_and_language_rules():
+    engine = SecurityEngine()
+    text = 'import jwt\njwt.decode(token, key, algorithms=["none"])\n'
+    output = engine.analyze(source(text))
+    assert ("jwt-none-algorithm", 2) in {(f.rule, f.line) for f in output.findings}
+
+
+def test_template_engine_with_autoescape_off_in_settings_is_flagged():
+    text = """
+        TEMPLATES = [
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "OPTIONS": {"autoescape": False, "debug": False},
+            }
+        ]
+        """
+    assert web(text) == [(5, "xss-autoescape-off", "CWE-79")]
+    assert web(text.replace('"autoescape": False', '"autoescape": True')) == []
+
+
+def test_chmod_adding_execute_for_everyone_to_current_mode_is_flagged():
+    found = audit(
+        """
+        import os
+        mode = os.stat(script).st_mode
+        os.chmod(script, mode | 0o111)
+        os.chmod(script, mode | 0o100)
+        """
+    )
+    assert found == [(4, "permissive-file-permissions", "CWE-276")]
+
+
+def test_password_in_jwt_payload_is_flagged_and_plain_claims_are_not():
+    found = web(
+        """
+        import jwt
+        def login(user, secret):
+            claims = {"sub": user.id, "password": user.password}
+            return jwt.encode(claims, secret, algorithm="HS256")
+        def refresh(user, secret):
+            return jwt.encode({"sub": user.id}, secret, algorithm="HS256")
+        """
+    )
+    assert found == [(4, "jwt-exposed-credentials", "CWE-522")]
