@@ -103,6 +103,18 @@ class Settings(BaseSettings):
     # A price table other than the shipped config/prices.toml.
     llm_prices_file: Path | None = None
 
+    # Daily report and dashboard (docs/dashboard.md)
+    # A TOML file mapping teams to repositories (see config/teams.example.toml).
+    team_map_file: Path | None = None
+    # A Slack-compatible incoming webhook that receives the daily summary.
+    slack_webhook_url: SecretStr | None = None
+    # "owner/name": the daily summary is also opened as an issue there (needs github_token).
+    report_github_repo: str | None = None
+    # Dashboard access: a bearer token (also ?token= once, then a cookie) and/or basic auth
+    # as "user:password". With neither, the dashboard answers only loopback requests.
+    dashboard_token: SecretStr | None = None
+    dashboard_basic_auth: SecretStr | None = None
+
     log_level: str = "INFO"
     log_json: bool = True
 
@@ -124,6 +136,10 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"github_app_private_key_file {self.github_app_private_key_file} is not a readable file"
             )
+        if self.dashboard_basic_auth is not None and ":" not in self.dashboard_basic_auth.get_secret_value():
+            raise ValueError("dashboard_basic_auth must be user:password")
+        if self.report_github_repo is not None and self.report_github_repo.count("/") != 1:
+            raise ValueError("report_github_repo must be owner/name")
         return self
 
     @property

@@ -9,6 +9,11 @@ bash ops/services.sh
 if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 fi
+# The dashboard's browser test drives Debian's chromium (~300 MB installed) with Playwright;
+# never `playwright install`, which downloads a browser build of its own.
+if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
 export PYTHONDONTWRITEBYTECODE=1
 .venv/bin/lint-imports --config pyproject.toml
 exec .venv/bin/python -m pytest "$@"

@@ -43,6 +43,14 @@ def queued(details_url: str | None) -> CheckRunUpdate:
     )
 
 
+def cancelled(reason: str) -> CheckRunUpdate:
+    """Completes the run of a review that will not happen (PR closed, head moved on)."""
+    return CheckRunUpdate(
+        conclusion="cancelled",
+        output=CheckRunOutput(title="Review cancelled", summary=neutralise(reason, 1_000)),
+    )
+
+
 def progress(done: Mapping[str, AgentResult], agents: tuple[str, ...] = AGENT_NAMES) -> CheckRunUpdate:
     """``in_progress`` with one line per agent: done (with its findings) or still running."""
     lines = []

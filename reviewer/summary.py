@@ -46,8 +46,10 @@ def build_summary(
         SUMMARY_MARKER,
         f"## reviewer summary — `{head_sha[:12]}`",
         "",
-        f"**{count} finding{'s' if count != 1 else ''}**; {inline_count} shown inline in the "
-        f"review, {count - inline_count} listed in its body.",
+        (
+            f"**{count} finding{'s' if count != 1 else ''}**; {inline_count} shown inline in the "
+            f"review, {count - inline_count} listed in its body."
+        ),
     ]
     if findings:
         lines += ["", "### Findings by category and severity", "", *_counts_table(findings)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 from kombu import Queue
 
 from config.settings import Settings
@@ -12,7 +13,7 @@ from tasks.services import Services
 QUEUE_LLM = "llm"
 QUEUE_DEFAULT = "default"
 
-TASK_MODULES = ("tasks.review", "tasks.sweeper")
+TASK_MODULES = ("tasks.review", "tasks.sweeper", "tasks.reports")
 
 
 def create_celery_app(
@@ -78,12 +79,19 @@ def create_celery_app(
                 "schedule": settings.sweep_interval_s,
                 "options": {"queue": QUEUE_DEFAULT, "expires": settings.sweep_interval_s},
             },
+            # Yesterday's summary (UTC); expires before the next day's run would overlap it.
+            "daily-report": {
+                "task": "reviewer.daily_report",
+                "schedule": crontab(hour=6, minute=0),
+                "options": {"queue": QUEUE_DEFAULT, "expires": 12 * 3600},
+            },
         },
         imports=TASK_MODULES,
     )
     app.reviewer_services = services or Services(settings)
     connect_worker_metrics(app)
     # The tasks are shared tasks: importing their modules registers them on every app.
+    import tasks.reports  # noqa: F401
     import tasks.review  # noqa: F401
     import tasks.sweeper  # noqa: F401
 

@@ -139,7 +139,7 @@ def observe_review_posted(created_at: datetime | None, results: Iterable[Any] = 
                 created_at = created_at.replace(tzinfo=UTC)
             m.review_duration.observe(max(0.0, (datetime.now(UTC) - created_at).total_seconds()))
         m.review_cost.observe(sum(float(getattr(r, "cost_usd", 0.0) or 0.0) for r in results))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("metrics.observe_failed")
 
 
@@ -174,7 +174,7 @@ def _on_task_postrun(sender=None, task=None, retval=None, state=None, **_: Any) 
             observe_agent_result(retval)
         elif name == TASK_MARK_FAILED and state == "SUCCESS":
             m.reviews.labels("failed").inc()
-    except Exception:  # noqa: BLE001 - never fail a task over a metric
+    except Exception:
         log.exception("metrics.task_hook_failed", task=name)
 
 

@@ -33,14 +33,18 @@ def create_app(
     app.extensions["reviewer"] = WebContext(settings, services, celery_app)
 
     from web.api import api
+    from web.dashboard import dashboard
     from web.health import health
     from web.metrics import metrics
+    from web.reports_api import reports_api
     from web.webhooks import webhooks
 
     app.register_blueprint(webhooks)
     app.register_blueprint(health)
     app.register_blueprint(api)
     app.register_blueprint(metrics)
+    app.register_blueprint(dashboard)
+    app.register_blueprint(reports_api)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

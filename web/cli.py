@@ -56,6 +56,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_eval_parser(sub)
 
+    report = sub.add_parser("report", help="build reports by hand")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    daily = report_sub.add_parser("daily", help="build, store and deliver a daily summary")
+    daily.add_argument("--date", help="the UTC day, YYYY-MM-DD (default: yesterday)")
+    daily.add_argument("--no-deliver", action="store_true", help="store only; send nothing")
+    daily.add_argument("--format", choices=("markdown", "json"), default="markdown")
+
     db = sub.add_parser("db", help="database management")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply all migrations")
@@ -81,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         "beat": _beat,
         "flower": _flower,
         "db": _db,
+        "report": _report,
     }
     if args.command in ("review", "replay", "eval"):
         configure_logging(settings.model_copy(update={"log_level": "WARNING", "log_json": False}))
@@ -153,6 +161,8 @@ def _run_local(snapshot, args, settings: Settings, *, services=None) -> int:
     from tasks.services import Services
 
     progress = _Progress(enabled=not args.quiet)
+    if getattr(args, "no_llm", False) and settings.llm_enabled:
+        settings = settings.model_copy(update={"openai_api_key": None})  # --no-llm: static only
     services = services or Services(settings)
     progress.say("starting (embedded Postgres)" if settings.database_url is None else "starting")
     _migrate(services)
@@ -164,9 +174,12 @@ def _run_local(snapshot, args, settings: Settings, *, services=None) -> int:
         )
         review_id = review.id
         repo.save_snapshot(s, review_id, snapshot)
-    progress.say(f"review {review_id}: {len(snapshot.files)} file(s); static analysis only (no LLM configured)"
-                 if not settings.llm_enabled or getattr(args, "no_llm", False)
-                 else f"review {review_id}: {len(snapshot.files)} file(s)")
+    llm_state = (
+        "static analysis only (--no-llm)" if getattr(args, "no_llm", False)
+        else "static analysis only (no LLM configured)" if not settings.llm_enabled
+        else f"LLM pass on (models: {settings.llm_model_security}, {settings.llm_model_quality})"
+    )
+    progress.say(f"review {review_id}: {len(snapshot.files)} file(s); {llm_state}")
     deadline = time.monotonic() + args.timeout
     with running_worker(app):
         dispatch_review(app, review_id)
@@ -196,7 +209,7 @@ def _run_local(snapshot, args, settings: Settings, *, services=None) -> int:
     skipped = review_skip_notes(snapshot, results.values(), analysed_suffixes())
     usage = {
         "review_id": review_id,
-        "llm": False,
+        "llm": any(r.mode == "llm" for r in results.values()),
         "tokens": sum(r.tokens for r in results.values()),
         "cost_usd": round(sum(r.cost_usd for r in results.values()), 6),
     }
@@ -286,6 +299,30 @@ def _db(args, settings: Settings) -> int:
     _migrate(services)
     print("database is at the latest migration", file=sys.stderr)
     return EXIT_OK
+
+
+def _report(args, settings: Settings) -> int:
+    from datetime import date
+
+    from tasks.reports import report_day, run_daily_report
+    from tasks.services import Services
+
+    try:
+        day = date.fromisoformat(args.date) if args.date else report_day()
+    except ValueError:
+        raise UsageError(f"--date {args.date!r} is not a date (YYYY-MM-DD)") from None
+    services = Services(settings)
+    _migrate(services)
+    outcome = run_daily_report(services, day, deliver=not args.no_deliver)
+    if args.format == "json":
+        print(json.dumps({**outcome.report.model_dump(mode="json"), "delivery": outcome.delivery}, indent=2))
+    else:
+        from reviewer.reports import render_markdown
+
+        print(render_markdown(outcome.report), end="")
+    for channel, result in outcome.delivery.items():
+        print(f"reviewer: {channel}: {result}", file=sys.stderr)
+    return EXIT_FAILED if outcome.failed else EXIT_OK
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import pairwise
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class Source:
         if not edits:
             return None
         ordered = sorted(edits, key=lambda e: (e.start, e.end))
-        for before, after in zip(ordered, ordered[1:], strict=False):
+        for before, after in pairwise(ordered):
             if after.start < before.end:
                 return None
         first = self.line_of(ordered[0].start)

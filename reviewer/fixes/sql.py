@@ -61,6 +61,8 @@ def parameterise(pieces: list[Piece], placeholder: str) -> tuple[str, list[str]]
             pieces[index + 1] = Piece(True, after)
         elif _IDENTIFIER_BEFORE.search(sql) or (after[:1] and after[:1] in '."`]'):
             return None
+        if sql.replace("''", "").count("'") % 2:
+            return None  # inside a quoted SQL literal
         if _word_char(sql[-1:]) or _word_char(after[:1]):
             return None  # glued to a word: the value is part of a longer token
         sql += placeholder

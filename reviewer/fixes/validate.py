@@ -82,7 +82,7 @@ def validate(candidates: Sequence[Candidate], linter: Linter) -> list[bool]:
     texts = befores + [(candidates[i].path, fixed[i]) for i in checkable]
     try:
         linted = linter(texts)
-    except Exception:  # a linter that breaks offers nothing: the fixes stay advice
+    except Exception:  # noqa: BLE001 - a linter that breaks offers nothing: the fixes stay advice
         return results
     before_of = dict(zip(befores, linted[: len(befores)], strict=True))
     for i, after in zip(checkable, linted[len(befores) :], strict=True):

@@ -8,7 +8,7 @@ mode and a note on the AgentResult, and the static findings are always kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from reviewer.findings import Category, Finding
@@ -16,7 +16,12 @@ from reviewer.llm.budget import AgentPlan, BudgetPolicy, plan_agent
 from reviewer.llm.calls import ChunkAnswer, ChunkRequest, ChunkReviewer
 from reviewer.llm.mapping import map_findings
 from reviewer.llm.pricing import PriceTable
-from reviewer.llm.prompts import PROMPT_VERSION, BoundaryCollision, build_messages, repo_instructions
+from reviewer.llm.prompts import (
+    PROMPT_VERSION,
+    BoundaryCollision,
+    build_messages,
+    repo_instructions,
+)
 from reviewer.llm.selection import build_units
 from reviewer.llm.tokens import TokenCounter, count_messages
 from reviewer.payloads import AgentResult, SkipNote
@@ -72,15 +77,19 @@ def run_llm_pass(
     """``static`` plus what the LLM found on this agent's riskiest hunks, with usage and notes."""
     model = config.models.get(agent) or next(iter(config.models.values()))
     units, file_skips = build_units(snapshot)
-    plan = plan_agent(agent, units, config.policy, count)
-    notes = [SkipNote(path=p, reason=f"not sent to the LLM: {r}") for p, r in sorted(file_skips.items())]
     instructions = repo_instructions(snapshot.config_files)
+    # The request's fixed part (rules, task, known findings, instructions), measured rather
+    # than assumed, so that planned chunks really fit the budget.
+    fixed = _messages(agent, [], snapshot, static.findings, instructions, nonce, config)
+    policy = replace(config.policy, overhead_tokens=count_messages(fixed, count) + 16)
+    plan = plan_agent(agent, units, policy, count)
+    notes = [SkipNote(path=p, reason=f"not sent to the LLM: {r}") for p, r in sorted(file_skips.items())]
     tally = _Tally()
     stop: tuple[str, str] | None = None  # (mode, note) once the pass must end
     done_chunks = 0
     for index, chunk in enumerate(plan.chunks):
         messages = _messages(agent, chunk, snapshot, static.findings, instructions, nonce, config)
-        estimate = prices.cost(model, count_messages(messages, count), config.policy.max_output_tokens)
+        estimate = prices.cost(model, count_messages(messages, count), policy.max_output_tokens)
         if ledger.spent() + estimate > config.usd_cap_per_pr:
             stop = (MODE_COST_CAP, f"per-PR LLM cost cap ${config.usd_cap_per_pr:g} reached")
             _clip(notes, agent, plan.chunks[index:], "PR cost cap reached")
@@ -91,7 +100,7 @@ def run_llm_pass(
             prompt_version=PROMPT_VERSION,
             model=model,
             messages=messages,
-            max_output_tokens=config.policy.max_output_tokens,
+            max_output_tokens=policy.max_output_tokens,
         )
         answer = reviewer(request)
         cost = tally.add(answer, prices)

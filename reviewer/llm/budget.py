@@ -31,7 +31,10 @@ class BudgetPolicy:
     max_chunk_tokens: int = 3_000
     max_output_tokens: int = 600
     # Prompt tokens every request costs besides the code (rules, schema, task, known findings).
-    overhead_tokens: int = 450
+    overhead_tokens: int = 350
+    # Units scoring below this for an agent are left to its static analyzers: a hunk with no
+    # risk signal rarely yields an LLM finding worth its tokens.
+    min_risk: float = 3.0
     shares: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_SHARES))
 
     def agent_tokens(self, agent: str) -> int:
@@ -60,7 +63,7 @@ def plan_agent(
     """Pick and chunk this agent's units within its share of the PR budget.
 
     Each request costs ``overhead + code + max_output`` tokens; requests are added while the
-    share allows, riskiest units first. Units with no risk signal for this agent are not sent.
+    share allows, riskiest units first. Units below ``min_risk`` for this agent are not sent.
     """
     plan = AgentPlan(agent=agent)
     share = policy.agent_tokens(agent)
@@ -71,7 +74,7 @@ def plan_agent(
     current: list[Unit] = []
     current_tokens = 0
     for unit in ranked:
-        if unit.risk.get(agent, 0.0) <= 0:
+        if unit.risk.get(agent, 0.0) < max(policy.min_risk, 1e-9):
             plan.irrelevant.append(unit)
             continue
         cost = count(unit.render()) + 1

@@ -73,7 +73,7 @@ def schema_text() -> str:
     return json.dumps(LLMAnswer.model_json_schema(), separators=(",", ":"))
 
 
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(?P<body>.*?)\n\s*```\s*$", re.S)
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n(?P<body>.*?)\n\s*```\s*$", re.DOTALL)
 
 
 def parse_answer(text: str | None) -> LLMAnswer:

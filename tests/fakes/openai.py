@@ -27,8 +27,8 @@ from typing import Any, Self
 from reviewer.llm.tokens import count_messages, estimate_tokens
 
 _AGENT = re.compile(r"reviewer-agent: (\w+)")
-_ADDED = re.compile(r"^\+\s*(\d+)\| ", re.M)
-_FILE = re.compile(r"^### (\S+) \(lines \d+-\d+\)", re.M)
+_ADDED = re.compile(r"^\+(\d+)\|", re.MULTILINE)
+_FILE = re.compile(r"^### (\S+) \(lines \d+-\d+\)", re.MULTILINE)
 
 Content = str | dict | Callable[[dict], "str | dict"]
 
@@ -59,7 +59,7 @@ class Recorded:
 def first_added_line(body: dict) -> tuple[str, int] | None:
     """``(path, line)`` of the first ``+`` line the prompt shows, for answers that must anchor."""
     text = "\n".join(m.get("content") or "" for m in body.get("messages", []))
-    for block in re.split(r"(?=^### )", text, flags=re.M):
+    for block in re.split(r"(?=^### )", text, flags=re.MULTILINE):
         path = _FILE.match(block)
         line = _ADDED.search(block)
         if path and line:
@@ -244,7 +244,7 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         raw = self.rfile.read(length)
         if self.path.rstrip("/") != "/v1/chat/completions":

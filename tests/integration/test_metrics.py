@@ -15,12 +15,23 @@ from tasks.app import create_celery_app
 from tasks.intake import send
 from tasks.services import Services
 from tests.conftest import settings_from_env
+from tests.support.processes import flush_redis
 from tests.support.pulls import REPO, add_sample_pull_request, wait_for
 from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
 AGENTS = {"security", "performance", "quality", "architecture"}
+
+
+@pytest.fixture
+def private_redis(clean_redis):
+    """A Redis database of these tests' own: counts stay exact even if a worker of another
+    test (or another run on this machine) listens on the shared test database."""
+    url = clean_redis.rsplit("/", 1)[0] + "/13"
+    flush_redis(url)
+    yield url
+    flush_redis(url)
 
 
 def _free_port() -> int:
@@ -44,13 +55,14 @@ def _scrape(port: int) -> list:
 
 
 def test_worker_exports_agent_durations_and_the_posted_review(
-    service_env, start_worker, fake_github, tmp_path
+    service_env, start_worker, fake_github, tmp_path, private_redis
 ):
     port = _free_port()
     multiproc = tmp_path / "prom-worker"
     multiproc.mkdir()
     (multiproc / "stale_counter_1.db").write_bytes(b"left by an earlier run")
     pr = add_sample_pull_request(fake_github)
+    service_env["REVIEWER_REDIS_URL"] = private_redis
     start_worker(PROMETHEUS_MULTIPROC_DIR=str(multiproc), REVIEWER_WORKER_METRICS_PORT=str(port))
     assert not (multiproc / "stale_counter_1.db").exists(), "the worker starts from an empty dir"
 
@@ -90,11 +102,9 @@ def test_worker_exports_agent_durations_and_the_posted_review(
     assert len(list(multiproc.glob("*.db"))) >= 2
 
 
-def test_web_metrics_show_queue_depth_ratelimit_and_reviews(
-    clean_database, clean_redis, make_settings, fake_github
-):
-    settings = make_settings(redis_url=clean_redis, database_url=clean_database)
-    client = redis.Redis.from_url(clean_redis)
+def test_web_metrics_show_queue_depth_ratelimit_and_reviews(clean_database, private_redis, make_settings):
+    settings = make_settings(redis_url=private_redis, database_url=clean_database)
+    client = redis.Redis.from_url(private_redis)
     client.rpush("llm", *[b"{}"] * 3)
     client.rpush("default", b"{}")
     client.rpush("default\x06\x163", b"{}")  # a priority level of the same queue

@@ -106,7 +106,8 @@ def test_migrations_bring_a_fresh_database_to_head_with_pgvector(tmp_path: Path)
 
     upgrade(url)
 
-    assert current_revision(url) == head_revision() == "0001"
+    assert head_revision() is not None
+    assert current_revision(url) == head_revision()
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as connection:

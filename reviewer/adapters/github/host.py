@@ -293,7 +293,7 @@ class GitHubHost:
         data = update.model_dump(mode="json", exclude_none=True)
         # A PATCH with annotations appends them: never retried blindly, or they double.
         write = update.output is not None and bool(update.output.annotations)
-        call = lambda h: self._rest.checks.update(  # noqa: E731
+        call = lambda h: self._rest.checks.update(
             owner, repo_name, check_run_id, headers=h, data=data
         )
         if write:

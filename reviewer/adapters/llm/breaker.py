@@ -12,7 +12,6 @@ from enum import StrEnum
 
 import redis
 
-
 _ALLOW = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

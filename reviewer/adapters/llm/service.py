@@ -68,7 +68,7 @@ class LLMReviewService:
                 ledger=self.ledger(review_key),
                 nonce=lambda: secrets.token_hex(8),
             )
-        except Exception as exc:  # noqa: BLE001 - the static result must survive any LLM bug
+        except Exception as exc:
             log.exception("llm.pass_failed agent=%s", agent)
             note = f"LLM pass failed: {type(exc).__name__}: {exc}"[:500]
             return static.model_copy(
@@ -83,18 +83,20 @@ def build_llm_service(
     models: Mapping[str, str],
     prices_toml: str,
     redis_client: redis.Redis | None,
-    policy: BudgetPolicy = BudgetPolicy(),
+    policy: BudgetPolicy | None = None,
     usd_cap_per_pr: float = 1.0,
     requests_per_window: int = 500,
     tokens_per_window: int = 200_000,
     window_s: float = 60.0,
     breaker_threshold: int = 5,
     breaker_cooldown_s: float = 60.0,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: RetryPolicy | None = None,
     timeout_s: float = 60.0,
     json_schema: bool = True,
 ) -> LLMReviewService:
     """Everything the LLM pass needs, from plain values (the tasks layer reads settings)."""
+    policy = policy or BudgetPolicy()
+    retry = retry or RetryPolicy()
     client = openai.OpenAI(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
     limiter = breaker = None
     if redis_client is not None:

@@ -1,9 +1,10 @@
 """Review state in Postgres + pgvector: models, migrations, sessions and repository queries."""
 
-from reviewer.adapters.storage import repositories
+from reviewer.adapters.storage import reports, repositories
 from reviewer.adapters.storage.database import Database
 from reviewer.adapters.storage.embedded import resolve_database_url, sqlalchemy_url
 from reviewer.adapters.storage.migrate import current_revision, head_revision, upgrade
+from reviewer.adapters.storage.report_models import DailyReportRow
 from reviewer.adapters.storage.models import (
     IN_FLIGHT_REVIEW_STATUSES,
     OPEN_REVIEW_STATUSES,
@@ -25,6 +26,7 @@ __all__ = [
     "OPEN_REVIEW_STATUSES",
     "AgentRun",
     "Base",
+    "DailyReportRow",
     "Database",
     "Delivery",
     "DeliveryStatus",
@@ -37,6 +39,7 @@ __all__ = [
     "Snapshot",
     "current_revision",
     "head_revision",
+    "reports",
     "repositories",
     "resolve_database_url",
     "sqlalchemy_url",

@@ -453,6 +453,39 @@ def posted_github_id(
     )
 
 
+def remember_posted_id(
+    s: Session,
+    *,
+    review_id: int,
+    repo: str,
+    pr_number: int,
+    kind: PostedKind | str,
+    fingerprint: str,
+    github_id: int,
+) -> None:
+    """Record something the bot posted, or point the record at its new id (a summary comment
+    someone deleted and the bot posted again)."""
+    statement = pg_insert(PostedComment).values(
+        review_id=review_id,
+        repo=repo,
+        pr_number=pr_number,
+        kind=PostedKind(kind),
+        fingerprint=fingerprint,
+        github_id=github_id,
+    )
+    s.execute(
+        statement.on_conflict_do_update(
+            index_elements=[
+                PostedComment.repo,
+                PostedComment.pr_number,
+                PostedComment.kind,
+                PostedComment.fingerprint,
+            ],
+            set_={"github_id": statement.excluded.github_id, "review_id": statement.excluded.review_id},
+        )
+    )
+
+
 def record_posted(
     s: Session,
     *,

@@ -1,0 +1,242 @@
+"""Tokens per PR: the naive design (4 agents × whole diff × strong model) vs this one.
+
+Both run against the fake OpenAI-compatible server (real HTTP), which counts the tokens of
+every request and answer; the numbers are what a provider would bill. The PRs are generated:
+realistic Python services (handlers, repositories, SQL, HTTP clients, settings, tests), ~15
+files each, with lockfile and generated-code churn in some, as real PRs have.
+
+    .venv/bin/python -m benchmarks.llm_tokens [--prs 20] [--seed 7] [--budget 11000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+
+import openai
+
+from reviewer.adapters.llm.client import OpenAICompleter
+from reviewer.llm.agent_pass import LLMPassConfig, MemoryLedger, run_llm_pass
+from reviewer.llm.budget import BudgetPolicy
+from reviewer.llm.calls import review_chunk
+from reviewer.llm.pricing import PriceTable
+from reviewer.llm.tokens import estimate_tokens
+from reviewer.payloads import AGENT_NAMES, AgentResult, AgentStatus
+from reviewer.snapshot import ChangedFile, FileStatus, PullRequestSnapshot
+
+_NOUNS = ["order", "invoice", "customer", "shipment", "payment", "account", "report", "session",
+          "product", "ticket", "user", "audit", "coupon", "refund", "stock"]
+
+_FUNCS = [
+    '''def get_{n}(conn, {n}_id):
+    cur = conn.cursor()
+    cur.execute("SELECT * FROM {n}s WHERE id = %s", ({n}_id,))
+    row = cur.fetchone()
+    if row is None:
+        raise NotFound("{n} %s" % {n}_id)
+    return {N}.from_row(row)
+''',
+    '''def list_{n}s(conn, limit=100, offset=0):
+    rows = conn.execute(
+        "SELECT id, name, created_at FROM {n}s ORDER BY created_at DESC LIMIT ? OFFSET ?",
+        (limit, offset),
+    ).fetchall()
+    return [{N}.from_row(r) for r in rows]
+''',
+    '''def total_{n}s(items):
+    total = 0
+    for item in items:
+        if item.status == "cancelled":
+            continue
+        total += item.amount * item.quantity
+    return round(total, 2)
+''',
+    '''class {N}Service:
+    def __init__(self, repo, clock):
+        self.repo = repo
+        self.clock = clock
+
+    def create(self, payload):
+        {n} = {N}(**payload)
+        {n}.created_at = self.clock.now()
+        self.repo.add({n})
+        return {n}
+
+    def archive(self, {n}_id):
+        {n} = self.repo.get({n}_id)
+        {n}.archived = True
+        self.repo.save({n})
+''',
+    '''def format_{n}({n}):
+    parts = [str({n}.id), {n}.name.strip().title()]
+    if {n}.note:
+        parts.append({n}.note[:80])
+    return " | ".join(parts)
+''',
+    '''def sync_{n}s(client, repo):
+    for page in range(1, 50):
+        data = client.get("/api/{n}s", params={{"page": page}}).json()
+        if not data:
+            break
+        for entry in data:
+            repo.upsert({N}.from_api(entry))
+''',
+]
+
+_CHANGES = [
+    ('    cur.execute("SELECT * FROM {n}s WHERE id = %s", ({n}_id,))',
+     '    cur.execute(f"SELECT * FROM {n}s WHERE id = {{{n}_id}}")'),
+    ("    total = 0", "    total = 0\n    seen = []"),
+    ("        total += item.amount * item.quantity",
+     "        if item in seen:\n            continue\n        seen.append(item)\n        total += item.amount * item.quantity"),
+    ('        data = client.get("/api/{n}s", params={{"page": page}}).json()',
+     '        data = requests.get(BASE + "/api/{n}s", params={{"page": page}}, verify=False).json()'),
+    ("        self.repo.add({n})", "        try:\n            self.repo.add({n})\n        except Exception:\n            pass"),
+    ("    return \" | \".join(parts)", "    out = \"\"\n    for p in parts:\n        out = out + p + \" | \"\n    return out"),
+    ("        {n}.archived = True", "        {n}.archived = True\n        {n}.archived_by = os.environ.get(\"USER\")\n        audit_log.write(f\"archived {{{n}_id}}\")"),
+]
+
+
+def _module(rng: random.Random, noun: str, funcs: int) -> str:
+    header = f'"""{noun.title()} handling."""\n\nimport os\n\nimport requests\n\nfrom app.models import {noun.title()}, NotFound\n\n\n'
+    body = "\n\n".join(rng.choice(_FUNCS).format(n=noun, N=noun.title()) for _ in range(funcs))
+    return header + body
+
+
+def _change(rng: random.Random, text: str, noun: str, edits: int) -> str:
+    out = text
+    for old, new in rng.sample(_CHANGES, k=len(_CHANGES)):
+        old, new = old.format(n=noun), new.format(n=noun)
+        if old in out and edits > 0:
+            out = out.replace(old, new, 1)
+            edits -= 1
+    extras = [rng.choice(_FUNCS).format(n=f"{noun}_v{k}", N=f"{noun.title()}V{k}") for k in range(rng.randint(2, 4))]
+    return out + "\n\n" + "\n\n".join(extras)
+
+
+def _patch(base: str, head: str) -> tuple[str, int, int]:
+    import difflib
+
+    lines = list(difflib.unified_diff(base.splitlines(True), head.splitlines(True), n=3))[2:]
+    text = "".join(ln if ln.endswith("\n") else ln + "\n" for ln in lines)
+    return text.rstrip("\n"), sum(ln.startswith("+") for ln in lines), sum(ln.startswith("-") for ln in lines)
+
+
+def synthetic_pr(seed: int, files: int = 15) -> PullRequestSnapshot:
+    """A realistic PR: modified modules, a new module, tests, sometimes lockfile/generated churn."""
+    rng = random.Random(seed)
+    changed: list[ChangedFile] = []
+    for i in range(files):
+        noun = rng.choice(_NOUNS)
+        kind = rng.random()
+        if i == 0 and rng.random() < 0.5:
+            lock_base = "".join(f'"pkg-{k}": {{"version": "1.{k}.0", "integrity": "sha512-{rng.getrandbits(128):x}"}},\n' for k in range(60))
+            lock_head = lock_base.replace("1.1", "1.2")
+            patch, add, rem = _patch(lock_base, lock_head)
+            changed.append(ChangedFile(path="package-lock.json", patch=patch, head_content=lock_head, additions=add, deletions=rem))
+            continue
+        if i == 1 and rng.random() < 0.3:
+            gen = "# Generated by the protocol buffer compiler.  DO NOT EDIT!\n" + "".join(
+                f"_{noun.upper()}_{k} = _descriptor.FieldDescriptor(name='f{k}', index={k})\n" for k in range(80))
+            changed.append(ChangedFile(path=f"app/proto/{noun}_pb2.py", status=FileStatus.ADDED, patch=_patch("", gen)[0], head_content=gen, additions=81))
+            continue
+        path = f"app/{rng.choice(['services', 'api', 'repositories', 'jobs'])}/{noun}_{i}.py"
+        if kind < 0.2:
+            path = f"tests/test_{noun}_{i}.py"
+        base = _module(rng, noun, rng.randint(6, 10))
+        if kind > 0.85:
+            head = _change(rng, base, noun, 2)
+            patch, add, _ = _patch("", head)
+            changed.append(ChangedFile(path=path, status=FileStatus.ADDED, patch=patch, head_content=head, additions=add))
+            continue
+        head = _change(rng, base, noun, rng.randint(1, 3))
+        patch, add, rem = _patch(base, head)
+        changed.append(ChangedFile(path=path, patch=patch, head_content=head, additions=add, deletions=rem))
+    return PullRequestSnapshot(repo="bench/app", number=seed, head_sha="h" * 40, base_sha="b" * 40,
+                               title=f"Rework {rng.choice(_NOUNS)} handling", files=changed)
+
+
+def whole_diff(snapshot: PullRequestSnapshot) -> str:
+    return "\n".join(f"diff --git a/{f.path} b/{f.path}\n--- a/{f.path}\n+++ b/{f.path}\n{f.patch}"
+                     for f in snapshot.files if f.patch)
+
+
+NAIVE_SYSTEM = ("You are a senior reviewer. Review this pull request diff for {agent} problems and "
+                "answer with JSON findings (path, line, severity, rule, message).")
+
+
+def naive_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, model: str = "gpt-4o") -> None:
+    diff = whole_diff(snapshot)
+    for agent in AGENT_NAMES:
+        client.chat.completions.create(model=model, messages=[
+            {"role": "system", "content": NAIVE_SYSTEM.format(agent=agent)},
+            {"role": "user", "content": f"reviewer-agent: {agent}\n{diff}"},
+        ])
+
+
+def designed_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, prices: PriceTable, policy: BudgetPolicy) -> float:
+    complete = OpenAICompleter(client, limiter=None, breaker=None)
+    config = LLMPassConfig(models={"security": "gpt-4o", "performance": "gpt-4o-mini",
+                                   "quality": "gpt-4o-mini", "architecture": "gpt-4o"}, policy=policy)
+    ledger = MemoryLedger()
+    for agent in AGENT_NAMES:
+        static = AgentResult(agent=agent, status=AgentStatus.OK)
+        run_llm_pass(agent, snapshot, static,
+                     reviewer=lambda r: review_chunk(r, complete=complete, count=estimate_tokens),
+                     config=config, count=estimate_tokens, prices=prices, ledger=ledger,
+                     nonce=lambda: f"{random.getrandbits(64):016x}")
+    return ledger.spent()
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pathlib import Path
+
+    from tests.fakes.openai import FakeOpenAI, Reply, finding_on_first_added_line
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--prs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--budget", type=int, default=BudgetPolicy().tokens_per_pr, help="tokens per PR")
+    args = parser.parse_args(argv)
+    prices = PriceTable.from_toml((Path(__file__).parents[1] / "config" / "prices.toml").read_text())
+    policy = BudgetPolicy(tokens_per_pr=args.budget)
+    rows = []
+    with FakeOpenAI() as fake:
+        fake.default(Reply(finding_on_first_added_line("bench-issue")))
+        client = openai.OpenAI(api_key=fake.api_key, base_url=fake.base_url, max_retries=0)
+        for n in range(args.prs):
+            snapshot = synthetic_pr(args.seed * 1000 + n)
+            fake.reset()
+            fake.default(Reply(finding_on_first_added_line("bench-issue")))
+            naive_review(client, snapshot)
+            naive = fake.tokens()
+            naive_cost = sum(prices.cost("gpt-4o", r.prompt_tokens, r.completion_tokens) for r in fake.completed())
+            fake.reset()
+            fake.default(Reply(finding_on_first_added_line("bench-issue")))
+            cost = designed_review(client, snapshot, prices, policy)
+            ours = fake.tokens()
+            rows.append({"files": len(snapshot.files), "naive": naive, "ours": ours,
+                         "requests": len(fake.completed()), "naive_usd": naive_cost, "ours_usd": cost})
+    naive_mean = statistics.mean(r["naive"] for r in rows)
+    ours_mean = statistics.mean(r["ours"] for r in rows)
+    summary = {
+        "prs": len(rows),
+        "files_per_pr": statistics.mean(r["files"] for r in rows),
+        "naive_tokens_per_pr": round(naive_mean),
+        "design_tokens_per_pr": round(ours_mean),
+        "design_max_tokens_per_pr": max(r["ours"] for r in rows),
+        "budget_tokens_per_pr": policy.tokens_per_pr,
+        "reduction": round(1 - ours_mean / naive_mean, 4),
+        "naive_usd_per_pr": round(statistics.mean(r["naive_usd"] for r in rows), 4),
+        "design_usd_per_pr": round(statistics.mean(r["ours_usd"] for r in rows), 4),
+        "design_requests_per_pr": statistics.mean(r["requests"] for r in rows),
+    }
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["reduction"] >= 0.85 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

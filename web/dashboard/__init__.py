@@ -1,0 +1,5 @@
+"""The team dashboard: server-rendered pages and inline SVG charts, assets served by the app."""
+
+from web.dashboard.views import dashboard
+
+__all__ = ["dashboard"]
