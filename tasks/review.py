@@ -7,7 +7,6 @@ posted review are each stored once and looked up before any work is redone.
 from __future__ import annotations
 
 import time
-from contextlib import nullcontext
 
 from celery import shared_task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
@@ -21,28 +20,28 @@ from reviewer.adapters.github import (
     ReviewRejected,
     TransientGitHubError,
 )
-from reviewer.adapters.storage import PostedKind, ReviewStatus
+from reviewer.adapters.storage import ReviewStatus
 from reviewer.adapters.storage import repositories as repo
 from reviewer.agents.registry import analysed_suffixes
 from reviewer.collect import collect_snapshot
 from reviewer.diff import parse_file_patch
-from reviewer.findings import Severity
 from reviewer.fixes import generate_fixes as fix_findings
 from reviewer.merge import complete_results, merge_findings, review_skip_notes
 from reviewer.payloads import AgentResult, AgentStatus, ReviewRef
 from reviewer.render import build_review, review_marker
-from reviewer.summary import SUMMARY_MARKER as SUMMARY_MARKER_TEXT
-from reviewer.summary import build_summary, is_summary
 from tasks.base import ReviewerTask
 from tasks.canvas import review_tail
 from tasks.metrics import observe_review_posted
+from tasks.publishing import (
+    FINISHED,
+    backoff,
+    check_run,
+    connection,
+    publish_summary_and_check,
+    report_progress,
+)
 
-FINISHED = {ReviewStatus.POSTED, ReviewStatus.COMPLETED, ReviewStatus.CANCELLED}
 GITHUB_RETRIES = 5
-
-
-def _backoff(retries: int) -> float:
-    return min(300.0, 2.0 * 2**retries)
 
 
 @shared_task(bind=True, base=ReviewerTask, name="reviewer.prepare", max_retries=GITHUB_RETRIES)
@@ -62,14 +61,14 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
         source, repo_name, number = review.source, review.repo, review.pr_number
         head_sha, installation_id = review.head_sha, review.installation_id
     if source == "github":
-        _check_run(self.services, review_id, log, [], create=True)
+        check_run(self.services, review_id, log, [], create=True)
 
     if snapshot is None:
         if source != "github":
             raise RuntimeError(f"review {review_id} has no snapshot to work on")
         host = self.services.code_host(installation_id)
         try:
-            with _connection(host):
+            with connection(host):
                 info = host.get_pull_request(repo_name, number)
                 if info.state == "open" and not (head_sha and info.head_sha != head_sha):
                     snapshot = collect_snapshot(host, info)
@@ -79,17 +78,17 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
                 )
                 with db.session() as s:
                     repo.set_review_status(s, review_id, ReviewStatus.CANCELLED, error=reason)
-                _check_run(self.services, review_id, log, [checks.cancelled(reason)])
+                check_run(self.services, review_id, log, [checks.cancelled(reason)])
                 log.info("review.cancelled", reason=reason)
                 raise Ignore()
         except TransientGitHubError as exc:
-            raise self.retry(exc=exc, countdown=exc.retry_after or _backoff(self.request.retries))
+            raise self.retry(exc=exc, countdown=exc.retry_after or backoff(self.request.retries))
         with db.session() as s:
             repo.save_snapshot(s, review_id, snapshot)
     with db.session() as s:
         repo.set_review_status(s, review_id, ReviewStatus.RUNNING)
     if source == "github":
-        _check_run(self.services, review_id, log, [checks.progress({})])
+        check_run(self.services, review_id, log, [checks.progress({})])
     ref = ReviewRef(review_id=review_id, head_sha=snapshot.head_sha, files=len(snapshot.files))
     review_tail(self.app, ref).apply_async()
     log.info("review.prepared", files=len(snapshot.files))
@@ -134,7 +133,7 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
             repo.save_agent_result(s, review_id, result)
     except Exception:
         log.exception("agent.result_not_stored")
-    _report_progress(self.services, review_id, log)
+    report_progress(self.services, review_id, log)
     log.info("agent.finished", status=str(result.status), findings=len(result.findings))
     return result.model_dump(mode="json")
 
@@ -172,7 +171,7 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         republish = current is not None and current.status == ReviewStatus.POSTED
         republish = republish and current.source == "github"
     if republish:  # posted already (a redelivery): nothing is posted again; the summary is edited
-        _publish_summary_and_check(self, review_id, log)
+        publish_summary_and_check(self, review_id, log)
         return {"review_id": review_id, "status": "posted", "github_review_id": current.github_review_id}
     with services.db.session() as s:
         review = repo.lock_review(s, review_id)
@@ -215,16 +214,16 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
             )
 
         try:
-            with _connection(host):
+            with connection(host):
                 github_id, rendered = _post_once(host, review, marker, render, log)
         except (ReviewPostUncertain, TransientGitHubError) as exc:
             # Never blindly retried: the retry starts by looking for the marker.
-            countdown = getattr(exc, "retry_after", None) or _backoff(self.request.retries)
+            countdown = getattr(exc, "retry_after", None) or backoff(self.request.retries)
             raise self.retry(exc=exc, countdown=countdown)
         except PermanentGitHubError:
             raise
         except GitHubError as exc:
-            raise self.retry(exc=exc, countdown=_backoff(self.request.retries))
+            raise self.retry(exc=exc, countdown=backoff(self.request.retries))
 
         repo.record_posted(
             s, review_id=review_id, repo=review.repo, pr_number=review.pr_number,
@@ -239,7 +238,7 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         repo.set_review_status(s, review_id, ReviewStatus.POSTED)
         observe_review_posted(review.created_at, results.values())
     log.info("review.posted", github_review_id=github_id, comments=len(rendered.comments))
-    _publish_summary_and_check(self, review_id, log)
+    publish_summary_and_check(self, review_id, log)
     return {"review_id": review_id, "status": "posted", "github_review_id": github_id}
 
 
@@ -288,182 +287,6 @@ def _with_fixes(findings, snapshot, settings, log):
         return [f.model_copy(update={"suggestion": None}) for f in findings]
     log.info("fixes.generated", suggestions=sum(1 for f in fixed if f.suggestion is not None))
     return fixed
-
-
-def _check_run(services, review_id: int, log, updates, *, create: bool = False) -> None:
-    """Send ``updates`` to the review's check run (created first when ``create``).
-
-    Best effort: the check run shows progress, it is not the review, so a failure here is
-    logged and the review goes on. A create is sent only after looking for the run by its
-    id in the database, then by its external id on GitHub.
-    """
-    try:
-        with services.db.session() as s:
-            review = repo.get_review(s, review_id)
-            if review is None or review.source != "github" or not review.head_sha:
-                return
-            tag = checks.external_id(review_id)
-            run_id = repo.posted_github_id(s, review.repo, review.pr_number, PostedKind.CHECK_RUN, tag)
-            repo_name, number, head_sha = review.repo, review.pr_number, review.head_sha
-            installation_id = review.installation_id
-        if run_id is None and not create:
-            return
-        host = services.code_host(installation_id)
-        with _connection(host):
-            if run_id is None:
-                run_id = host.find_check_run(repo_name, head_sha, checks.CHECK_NAME, tag)
-                if run_id is None:
-                    run_id = host.create_check_run(
-                        repo_name, head_sha=head_sha, name=checks.CHECK_NAME, external_id=tag,
-                        update=checks.queued(_dashboard_url(services, review_id)),
-                    )
-                with services.db.session() as s:
-                    repo.record_posted(
-                        s, review_id=review_id, repo=repo_name, pr_number=number,
-                        kind=PostedKind.CHECK_RUN, fingerprint=tag, github_id=run_id,
-                    )
-            for update in updates:
-                host.update_check_run(repo_name, run_id, update)
-    except Exception as exc:  # noqa: BLE001 - progress is best effort, never the review's failure
-        log.warning("check_run.not_updated", error=f"{type(exc).__name__}: {exc}"[:500])
-
-
-def _report_progress(services, review_id: int, log) -> None:
-    """The check run's per-agent progress, after an agent finished."""
-    try:
-        with services.db.session() as s:
-            review = repo.get_review(s, review_id)
-            if review is None or review.source != "github" or review.status in FINISHED:
-                return
-            done = repo.load_agent_results(s, review_id)
-    except Exception as exc:  # noqa: BLE001 - progress is best effort
-        log.warning("check_run.not_updated", error=f"{type(exc).__name__}: {exc}"[:500])
-        return
-    _check_run(services, review_id, log, [checks.progress(done)])
-
-
-def _dashboard_url(services, review_id: int) -> str:
-    return f"{services.settings.public_url.rstrip('/')}/dashboard/reviews/{review_id}"
-
-
-SUMMARY_FINGERPRINT = "summary"
-
-
-def _publish_summary_and_check(task: ReviewerTask, review_id: int, log) -> None:
-    """After the review is posted: the PR's one summary comment (created once, then edited),
-    and the check run completed with its conclusion and annotations (once).
-
-    Runs under the review's row lock, so two runs cannot both create the summary.
-    """
-    services = task.services
-    with services.db.session() as s:
-        review = repo.lock_review(s, review_id)
-        if review is None or review.source != "github" or review.status != ReviewStatus.POSTED:
-            return
-        results = repo.load_agent_results(s, review_id)
-        findings = repo.load_findings(s, review_id)
-        snapshot = repo.load_snapshot(s, review_id)
-        skipped = review_skip_notes(snapshot, results.values(), analysed_suffixes())
-        files = {
-            f.path: parse_file_patch(f.path, f.patch, status=str(f.status), previous_path=f.previous_path)
-            for f in snapshot.files
-        }
-        dashboard = _dashboard_url(services, review_id)
-        llm_used = any(a.mode == "llm" for a in results.values())
-        rendered = build_review(
-            findings, files, results, review_id=review_id, head_sha=review.head_sha,
-            inline_cap=services.settings.inline_comment_cap, llm_used=llm_used, skipped=skipped,
-            dashboard_url=dashboard,
-        )
-        body = build_summary(
-            findings, results, skipped, head_sha=review.head_sha, dashboard_url=dashboard,
-            llm_used=llm_used, inline_count=len(rendered.comments),
-        )
-        host = services.code_host(review.installation_id)
-        with _connection(host):
-            try:
-                _upsert_summary(host, s, review, body, services.settings.github_bot_login, log)
-            except (ReviewPostUncertain, TransientGitHubError) as exc:
-                # Safe to retry: the retry looks for the summary (database, then marker) first.
-                countdown = getattr(exc, "retry_after", None) or _backoff(task.request.retries)
-                raise task.retry(exc=exc, countdown=countdown)
-            except GitHubError as exc:
-                log.warning("summary.not_posted", error=str(exc)[:500])
-            _complete_check_run(services, host, s, review, findings, results, body, log)
-
-
-def _upsert_summary(host, s, review, body: str, bot_login: str | None, log) -> None:
-    """Edit the PR's summary comment, or create it when there is none yet."""
-    known = repo.posted_github_id(
-        s, review.repo, review.pr_number, PostedKind.SUMMARY, SUMMARY_FINGERPRINT
-    )
-    if known is not None:
-        try:
-            host.update_issue_comment(review.repo, known, body)
-            log.info("summary.edited", comment_id=known)
-            return
-        except PermanentGitHubError as exc:
-            if exc.status != 404:
-                raise
-            log.info("summary.gone", comment_id=known)  # deleted by someone: post a new one
-    found = next(
-        (
-            c.id
-            for c in host.list_issue_comments(review.repo, review.pr_number)
-            if is_summary(c.body) and (bot_login is None or c.author == bot_login) and c.id != known
-        ),
-        None,
-    )
-    if found is not None:
-        host.update_issue_comment(review.repo, found, body)
-        comment_id = found
-        log.info("summary.edited", comment_id=found)
-    else:
-        comment_id = host.create_issue_comment(review.repo, review.pr_number, body)
-        log.info("summary.created", comment_id=comment_id)
-    if comment_id != known:
-        repo.remember_posted_id(
-            s, review_id=review.id, repo=review.repo, pr_number=review.pr_number,
-            kind=PostedKind.SUMMARY, fingerprint=SUMMARY_FINGERPRINT, github_id=comment_id,
-        )
-
-
-def _complete_check_run(services, host, s, review, findings, results, summary: str, log) -> None:
-    """The completing PATCH (conclusion + first 50 annotations), then one per further 50.
-
-    Sent once: a row marks the run completed. Failures are logged; the review stands.
-    """
-    tag = checks.external_id(review.id)
-    done_tag = tag + ":completed"
-    if repo.posted_github_id(s, review.repo, review.pr_number, PostedKind.CHECK_RUN, done_tag):
-        return
-    run_id = repo.posted_github_id(s, review.repo, review.pr_number, PostedKind.CHECK_RUN, tag)
-    try:
-        if run_id is None:
-            run_id = host.find_check_run(review.repo, review.head_sha, checks.CHECK_NAME, tag)
-        if run_id is None:
-            log.info("check_run.missing")
-            return
-        updates = checks.completion(
-            findings, results, fail_severity=Severity(services.settings.check_fail_severity),
-            summary=summary.replace(SUMMARY_MARKER_TEXT, "").strip(),
-            details_url=_dashboard_url(services, review.id),
-        )
-        for update in updates:
-            host.update_check_run(review.repo, run_id, update)
-    except Exception as exc:  # noqa: BLE001 - the check run never fails the review
-        log.warning("check_run.not_completed", error=f"{type(exc).__name__}: {exc}"[:500])
-        return
-    repo.record_posted(
-        s, review_id=review.id, repo=review.repo, pr_number=review.pr_number,
-        kind=PostedKind.CHECK_RUN, fingerprint=done_tag, github_id=run_id,
-    )
-    log.info("check_run.completed", conclusion=updates[0].conclusion, batches=len(updates))
-
-
-def _connection(host):
-    """One HTTP connection for a task's calls when the host supports it."""
-    return host if hasattr(host, "__enter__") else nullcontext()
 
 
 def _comment_fingerprints(comments):
