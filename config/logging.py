@@ -42,3 +42,6 @@ def configure_logging(settings: Settings, *, stream=None) -> None:
     # bandit looks for optional output formatters through stevedore and logs an error for
     # each one not installed (e.g. sarif); that is noise, not a problem of ours.
     logging.getLogger("stevedore.extension").setLevel(logging.CRITICAL)
+    # One line per HTTP request to GitHub or the LLM is debug detail, not an event.
+    for chatty in ("httpx", "httpcore", "openai"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from celery import Celery
+from celery.signals import setup_logging
 from celery.schedules import crontab
 from kombu import Queue
 
+from config.logging import configure_logging
 from config.settings import Settings
 from tasks.metrics import connect_worker_metrics
 from tasks.services import Services
@@ -14,6 +16,13 @@ QUEUE_LLM = "llm"
 QUEUE_DEFAULT = "default"
 
 TASK_MODULES = ("tasks.review", "tasks.sweeper", "tasks.reports")
+
+
+def _logging_for(settings: Settings):
+    def configure(**_) -> None:
+        configure_logging(settings)
+
+    return configure
 
 
 def create_celery_app(
@@ -88,6 +97,10 @@ def create_celery_app(
         },
         imports=TASK_MODULES,
     )
+    # Workers log through the same structlog JSON set-up as web, not Celery's own format:
+    # connecting ``setup_logging`` tells Celery not to configure logging itself.
+    app.conf.worker_hijack_root_logger = False
+    setup_logging.connect(_logging_for(settings), weak=False)
     app.reviewer_services = services or Services(settings)
     connect_worker_metrics(app)
     # The tasks are shared tasks: importing their modules registers them on every app.

@@ -141,3 +141,27 @@ def test_sweeper_redispatches_a_review_whose_messages_were_lost(service_env, sta
     assert len(fake_github.reviews(REPO, pr.number)) == 1
     # a later pass finds nothing to do: the review is posted
     assert app.send_task("reviewer.sweep").get(timeout=30) == {"resent": 0, "redispatched": 0, "gave_up": 0}
+
+
+def test_worker_logs_are_json_events_carrying_the_review_id(service_env, start_worker, fake_github, tmp_path):
+    import json
+
+    pr = add_sample_pull_request(fake_github)
+    start_worker("logs")
+    db = Database(service_env["REVIEWER_DATABASE_URL"])
+    review_id = _create_review(db, pr)
+    _dispatch(service_env, review_id)
+    wait_for(lambda: _posted(fake_github, pr.number, db, review_id), timeout=60, what="the review")
+    time.sleep(0.5)
+    events = []
+    for line in (tmp_path / "logs.log").read_text().splitlines():
+        if line.startswith("{"):
+            events.append(json.loads(line))
+    ours = [e for e in events if e.get("review_id") == review_id]
+    names = {e["event"] for e in ours}
+    assert {"review.prepared", "agent.finished", "review.posted"} <= names
+    assert all("timestamp" in e and "level" in e for e in ours)
+    assert {e["agent"] for e in ours if e["event"] == "agent.finished"} == {
+        "security", "performance", "quality", "architecture"
+    }
+    assert "test-token" not in (tmp_path / "logs.log").read_text()
