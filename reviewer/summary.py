@@ -16,6 +16,7 @@ from reviewer.render import (
     BODY_BUDGET,
     NO_LLM_NOTE,
     _agents_table,
+    _cell,
     _counts_table,
     _fit,
     _skipped_lines,
@@ -39,8 +40,16 @@ def build_summary(
     dashboard_url: str | None,
     llm_used: bool,
     inline_count: int,
+    resolved: list[Finding] | None = None,
+    since_sha: str | None = None,
+    already_posted: int = 0,
 ) -> str:
-    """The summary comment's Markdown, within GitHub's body limit."""
+    """The summary comment's Markdown, within GitHub's body limit.
+
+    For an incremental run (``since_sha``), it says so, and lists the earlier findings the
+    push fixed (``resolved``); ``already_posted`` counts findings not repeated because an
+    earlier review already commented on them.
+    """
     count = len(findings)
     lines = [
         SUMMARY_MARKER,
@@ -51,8 +60,20 @@ def build_summary(
             f"review, {count - inline_count} listed in its body."
         ),
     ]
+    if since_sha:
+        lines += ["", f"Incremental review: only what changed since `{since_sha[:12]}`."]
+    if already_posted:
+        plural = "s" if already_posted != 1 else ""
+        lines += ["", f"{already_posted} finding{plural} already commented on in an earlier review (not repeated)."]
     if findings:
         lines += ["", "### Findings by category and severity", "", *_counts_table(findings)]
+    if resolved:
+        lines += ["", "### Resolved by this push", ""]
+        lines += _fit(
+            [f"- ~~`{_cell(f.path, 300)}:{f.line}` {_cell(f.rule, 100)}~~ — {_cell(f.message, 200)}" for f in resolved],
+            BODY_BUDGET // 4,
+            "- … and {n} more resolved",
+        )
     failed = [
         (name, a) for name, a in agents.items() if a.status in (AgentStatus.FAILED, AgentStatus.TIMEOUT)
     ]

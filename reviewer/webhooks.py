@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from reviewer.commands import CommandKind, is_collaborator, parse_command
+
 SIGNATURE_PREFIX = "sha256="
 
 #: Actions that start (or re-start) a review of the PR's current head.
@@ -93,11 +95,37 @@ class PullRequestEvent(_Model):
     after: str | None = None
 
 
+class IssueData(_Model):
+    number: int
+    state: str = "open"
+    # present only when the issue is a pull request
+    pull_request: dict[str, Any] | None = None
+
+
+class CommentData(_Model):
+    id: int
+    body: str | None = None
+    user: Account
+    author_association: str = "NONE"
+
+
+class IssueCommentEvent(_Model):
+    """The ``issue_comment`` event, reduced to what a command needs."""
+
+    action: str
+    issue: IssueData
+    comment: CommentData
+    repository: Repository
+    sender: Account
+    installation: Installation | None = None
+
+
 class DecisionKind(StrEnum):
     REVIEW = "review"
     CANCEL = "cancel"
     IGNORE = "ignore"
     PONG = "pong"
+    COMMAND = "command"
 
 
 class Decision(_Model):
@@ -114,6 +142,11 @@ class Decision(_Model):
     installation_id: int | None = None
     draft: bool = False
     before_sha: str | None = None
+    # only for COMMAND: the comment, its author and the command it holds
+    comment_id: int | None = None
+    author: str | None = None
+    command: CommandKind | None = None
+    argument: str | None = None
 
 
 def is_own_event(sender: Account, bot_login: str | None) -> bool:
@@ -159,6 +192,8 @@ def decide(event: str, payload: Any, *, bot_login: str | None) -> Decision:
     """
     if event == "ping":
         return Decision(kind=DecisionKind.PONG, event=event, reason="ping")
+    if event == "issue_comment":
+        return decide_comment(payload, bot_login=bot_login)
     if event != "pull_request":
         return Decision(
             kind=DecisionKind.IGNORE, event=event, reason=f"unsupported event {event!r}"
@@ -194,3 +229,49 @@ def decide(event: str, payload: Any, *, bot_login: str | None) -> Decision:
         before = pr_event.before if action == "synchronize" else None
         return Decision(kind=DecisionKind.REVIEW, reason=action, before_sha=before, **common)
     return Decision(kind=DecisionKind.IGNORE, reason=f"action {action!r} needs no review", **common)
+
+
+def decide_comment(payload: Any, *, bot_login: str | None) -> Decision:
+    """A new comment on a pull request holding a ``/reviewer`` command from a collaborator is a
+    COMMAND; everything else (issues, edits, other people, plain comments) is ignored."""
+    if not isinstance(payload, dict):
+        raise PayloadError(f"issue_comment payload must be a JSON object, got {type(payload).__name__}")
+    try:
+        comment_event = IssueCommentEvent.model_validate(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise PayloadError(f"malformed issue_comment payload: {problems}") from exc
+    comment = comment_event.comment
+    common: dict[str, Any] = {
+        "event": "issue_comment",
+        "action": comment_event.action,
+        "repo": comment_event.repository.full_name,
+        "number": comment_event.issue.number,
+        "installation_id": comment_event.installation.id if comment_event.installation else None,
+        "comment_id": comment.id,
+        "author": comment.user.login,
+    }
+
+    def ignore(reason: str) -> Decision:
+        return Decision(kind=DecisionKind.IGNORE, reason=reason, **common)
+
+    if comment_event.action != "created":
+        return ignore(f"comment {comment_event.action}")
+    if comment_event.issue.pull_request is None:
+        return ignore("comment on an issue, not a pull request")
+    if is_own_event(comment_event.sender, bot_login) or is_own_event(comment.user, bot_login):
+        return ignore("comment by the bot itself")
+    command = parse_command(comment.body)
+    if command is None:
+        return ignore("not a reviewer command")
+    if not is_collaborator(comment.author_association):
+        return ignore(
+            f"command from {comment.user.login} ({comment.author_association}), not a collaborator"
+        )
+    return Decision(
+        kind=DecisionKind.COMMAND, reason=f"command {command.kind.value}",
+        command=command.kind, argument=command.argument, **common,
+    )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from celery import Celery
-from celery.signals import setup_logging
 from celery.schedules import crontab
+from celery.signals import setup_logging
 from kombu import Queue
 
 from config.logging import configure_logging
@@ -15,7 +15,9 @@ from tasks.services import Services
 QUEUE_LLM = "llm"
 QUEUE_DEFAULT = "default"
 
-TASK_MODULES = ("tasks.review", "tasks.sweeper", "tasks.reports")
+TASK_MODULES = (
+    "tasks.review", "tasks.sweeper", "tasks.reports", "tasks.cache", "tasks.commands",
+)
 
 
 def _logging_for(settings: Settings):
@@ -94,6 +96,12 @@ def create_celery_app(
                 "schedule": crontab(hour=6, minute=0),
                 "options": {"queue": QUEUE_DEFAULT, "expires": 12 * 3600},
             },
+            # The LLM similarity cache: entries past their age or of a retired prompt/model.
+            "prune-review-cache": {
+                "task": "reviewer.prune_cache",
+                "schedule": crontab(hour=5, minute=30),
+                "options": {"queue": QUEUE_DEFAULT, "expires": 12 * 3600},
+            },
         },
         imports=TASK_MODULES,
     )
@@ -104,8 +112,9 @@ def create_celery_app(
     app.reviewer_services = services or Services(settings)
     connect_worker_metrics(app)
     # The tasks are shared tasks: importing their modules registers them on every app.
-    import tasks.reports  # noqa: F401
-    import tasks.review  # noqa: F401
-    import tasks.sweeper  # noqa: F401
+    import importlib
+
+    for module in TASK_MODULES:
+        importlib.import_module(module)
 
     return app

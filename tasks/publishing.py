@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
-from reviewer import checks
+from reviewer import checks, incremental, repo_config
 from reviewer.adapters.github import (
     GitHubError,
     PermanentGitHubError,
@@ -18,6 +18,7 @@ from reviewer.adapters.storage import repositories as repo
 from reviewer.agents.registry import analysed_suffixes
 from reviewer.diff import parse_file_patch
 from reviewer.findings import Severity
+from reviewer.incremental import IncrementalScope
 from reviewer.merge import review_skip_notes
 from reviewer.render import build_review
 from reviewer.summary import SUMMARY_MARKER as SUMMARY_MARKER_TEXT
@@ -107,9 +108,14 @@ def publish_summary_and_check(task: ReviewerTask, review_id: int, log) -> None:
         if review is None or review.source != "github" or review.status != ReviewStatus.POSTED:
             return
         results = repo.load_agent_results(s, review_id)
-        findings = repo.load_findings(s, review_id)
+        all_findings = repo.load_findings(s, review_id)
+        posted = repo.posted_fingerprints(s, review.repo, review.pr_number, excluding_review=review_id)
+        findings = incremental.fresh(all_findings, posted)  # as the review rendered them
+        scope = IncrementalScope.model_validate(review.incremental) if review.incremental else None
         snapshot = repo.load_snapshot(s, review_id)
         skipped = review_skip_notes(snapshot, results.values(), analysed_suffixes())
+        loaded = repo_config.load_repo_config(snapshot.config_files)
+        skipped += [loaded.note()] if loaded.note() else []
         files = {
             f.path: parse_file_patch(f.path, f.patch, status=str(f.status), previous_path=f.previous_path)
             for f in snapshot.files
@@ -118,12 +124,16 @@ def publish_summary_and_check(task: ReviewerTask, review_id: int, log) -> None:
         llm_used = any(a.mode == "llm" for a in results.values())
         rendered = build_review(
             findings, files, results, review_id=review_id, head_sha=review.head_sha,
-            inline_cap=services.settings.inline_comment_cap, llm_used=llm_used, skipped=skipped,
+            inline_cap=repo_config.inline_cap(loaded.config, services.settings.inline_comment_cap),
+            llm_used=llm_used, skipped=skipped,
             dashboard_url=dashboard,
         )
         body = build_summary(
             findings, results, skipped, head_sha=review.head_sha, dashboard_url=dashboard,
             llm_used=llm_used, inline_count=len(rendered.comments),
+            resolved=incremental.resolved(scope, all_findings),
+            since_sha=scope.since_sha if scope else None,
+            already_posted=len(all_findings) - len(findings),
         )
         host = services.code_host(review.installation_id)
         with connection(host):

@@ -12,7 +12,7 @@ from celery import shared_task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from pydantic import ValidationError
 
-from reviewer import checks
+from reviewer import checks, incremental, repo_config
 from reviewer.adapters.github import (
     GitHubError,
     PermanentGitHubError,
@@ -26,11 +26,13 @@ from reviewer.agents.registry import analysed_suffixes
 from reviewer.collect import collect_snapshot
 from reviewer.diff import parse_file_patch
 from reviewer.fixes import generate_fixes as fix_findings
+from reviewer.incremental import IncrementalScope
 from reviewer.merge import complete_results, merge_findings, review_skip_notes
 from reviewer.payloads import AgentResult, AgentStatus, ReviewRef
 from reviewer.render import build_review, review_marker
 from tasks.base import ReviewerTask
 from tasks.canvas import review_tail
+from tasks.commands import FULL_REVIEW_TRIGGER  # also registers the command task
 from tasks.metrics import observe_review_posted
 from tasks.publishing import (
     FINISHED,
@@ -60,6 +62,7 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
         snapshot = repo.load_snapshot(s, review_id)
         source, repo_name, number = review.source, review.repo, review.pr_number
         head_sha, installation_id = review.head_sha, review.installation_id
+        previous = _previous_review(s, review) if snapshot is None and source == "github" else None
     if source == "github":
         check_run(self.services, review_id, log, [], create=True)
 
@@ -67,11 +70,13 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
         if source != "github":
             raise RuntimeError(f"review {review_id} has no snapshot to work on")
         host = self.services.code_host(installation_id)
+        scope = None
         try:
             with connection(host):
                 info = host.get_pull_request(repo_name, number)
                 if info.state == "open" and not (head_sha and info.head_sha != head_sha):
                     snapshot = collect_snapshot(host, info)
+                    scope = _plan_incremental(host, info, previous, log)
             if info.state != "open" or (head_sha and info.head_sha != head_sha):
                 reason = "pull request closed" if info.state != "open" else (
                     f"superseded: the head moved to {info.head_sha[:12]}"
@@ -83,8 +88,15 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
                 raise Ignore()
         except TransientGitHubError as exc:
             raise self.retry(exc=exc, countdown=exc.retry_after or backoff(self.request.retries))
+        snapshot = repo_config.filter_snapshot(
+            snapshot, repo_config.load_repo_config(snapshot.config_files).config
+        )
+        if scope is not None:
+            snapshot = incremental.restrict(snapshot, scope)
+            log.info("review.incremental", since=scope.since_sha[:12], files=len(snapshot.files))
         with db.session() as s:
             repo.save_snapshot(s, review_id, snapshot)
+            repo.save_incremental(s, review_id, scope.model_dump(mode="json") if scope else None)
     with db.session() as s:
         repo.set_review_status(s, review_id, ReviewStatus.RUNNING)
     if source == "github":
@@ -152,7 +164,14 @@ def generate_fixes(self: ReviewerTask, results: list, *, review_id: int) -> dict
         stored = repo.load_agent_results(s, review_id)
         complete = complete_results(received, stored)
         findings = merge_findings(complete.values())
-        findings = _with_fixes(findings, repo.load_snapshot(s, review_id), self.services.settings, log)
+        snapshot = repo.load_snapshot(s, review_id)
+        review = repo.get_review(s, review_id)
+        ignored = repo.ignored_values(s, review.repo) if review is not None else set()
+        config = repo_config.load_repo_config(snapshot.config_files if snapshot else {}).config
+        kept = repo_config.apply_to_findings(findings, config, ignored=ignored)
+        if len(kept) != len(findings):
+            log.info("findings.suppressed", by_config_or_ignore=len(findings) - len(kept))
+        findings = _with_fixes(kept, snapshot, self.services.settings, log)
         repo.save_findings(s, review_id, findings)
         for result in complete.values():
             if result.agent not in stored:
@@ -176,11 +195,25 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
     with services.db.session() as s:
         review = repo.lock_review(s, review_id)
         if review is None or review.status in FINISHED:
+            status = str(review.status) if review else "missing"
+            cancelled = review is not None and review.status == ReviewStatus.CANCELLED
+            reason = (review.error or "cancelled") if review is not None else ""
+        else:
+            status = None
+    if status is not None:
+        if cancelled:  # superseded or closed while running: its check run says so, nothing posts
+            check_run(services, review_id, log, [checks.cancelled(reason)])
+        return {"review_id": review_id, "status": status}
+    with services.db.session() as s:
+        review = repo.lock_review(s, review_id)
+        if review is None or review.status in FINISHED:  # changed in between: nothing to do
             return {"review_id": review_id, "status": str(review.status) if review else "missing"}
         results = repo.load_agent_results(s, review_id)
         findings = repo.load_findings(s, review_id)
         snapshot = repo.load_snapshot(s, review_id)
         skipped = review_skip_notes(snapshot, results.values(), analysed_suffixes())
+        loaded = repo_config.load_repo_config(snapshot.config_files)
+        skipped += [loaded.note()] if loaded.note() else []
         summary = {
             "findings": len(findings),
             "agents": {name: str(r.status) for name, r in results.items()},
@@ -190,6 +223,10 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         if review.source != "github":
             repo.set_review_status(s, review_id, ReviewStatus.COMPLETED)
             return {"review_id": review_id, "status": "completed"}
+        # One poster per PR at a time; a finding already posted inline is never posted again.
+        repo.lock_pull_request(s, review.repo, review.pr_number)
+        posted = repo.posted_fingerprints(s, review.repo, review.pr_number, excluding_review=review_id)
+        findings = incremental.fresh(findings, posted)
 
         files = {
             f.path: parse_file_patch(f.path, f.patch, status=str(f.status), previous_path=f.previous_path)
@@ -200,7 +237,7 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
 
         def render(inline_cap: int | None):
             if inline_cap is None:
-                inline_cap = services.settings.inline_comment_cap
+                inline_cap = repo_config.inline_cap(loaded.config, services.settings.inline_comment_cap)
             return build_review(
                 findings,
                 files,
@@ -240,6 +277,40 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
     log.info("review.posted", github_review_id=github_id, comments=len(rendered.comments))
     publish_summary_and_check(self, review_id, log)
     return {"review_id": review_id, "status": "posted", "github_review_id": github_id}
+
+
+#: GitHub's compare lists at most 300 files; beyond that, review everything.
+COMPARE_FILE_LIMIT = 300
+
+
+def _previous_review(s, review):
+    """(id, head SHA, open findings) of the PR's last posted review, if an incremental run
+    may build on it."""
+    if review.trigger == FULL_REVIEW_TRIGGER or review.pr_number is None:
+        return None
+    last = repo.latest_review(s, review.repo, review.pr_number, statuses=(ReviewStatus.POSTED,))
+    if last is None or last.id == review.id or not last.head_sha or last.head_sha == review.head_sha:
+        return None
+    scope = IncrementalScope.model_validate(last.incremental) if last.incremental else None
+    return last.id, last.head_sha, incremental.still_open(scope, repo.load_findings(s, last.id))
+
+
+def _plan_incremental(host, info, previous, log) -> IncrementalScope | None:
+    """The scope of an incremental run, or None for a full review (no earlier review, or
+    the compare failed, e.g. after a force push GitHub no longer knows the old head)."""
+    if previous is None:
+        return None
+    since_id, since_sha, earlier_open = previous
+    try:
+        compared = host.compare(info.repo, since_sha, info.head_sha)
+    except PermanentGitHubError as exc:
+        log.info("review.full_compare_failed", since=since_sha[:12], status=exc.status)
+        return None
+    if len(compared) >= COMPARE_FILE_LIMIT:
+        return None
+    return incremental.plan_scope(
+        since_sha=since_sha, since_review_id=since_id, compared=compared, earlier_open=earlier_open
+    )
 
 
 def _post_once(host, review, marker: str, render, log):

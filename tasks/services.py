@@ -100,7 +100,18 @@ class Services:
             ),
             timeout_s=s.llm_timeout_s,
             json_schema=s.llm_json_schema,
+            cache_store=self.review_cache if s.llm_cache_enabled else None,
+            embeddings=s.embeddings,
+            embeddings_model=s.embeddings_openai_model,
+            cache_threshold=s.llm_cache_threshold,
         )
+
+    @cached_property
+    def review_cache(self):
+        """The similarity cache's store (``review_cache`` in Postgres + pgvector)."""
+        from reviewer.adapters.storage.cache import PgReviewCache
+
+        return PgReviewCache(self.db)
 
     def run_agent(self, name: str, snapshot: PullRequestSnapshot) -> AgentResult:
         if self._agent_runner is not None:

@@ -77,7 +77,7 @@ def run_llm_pass(
     """``static`` plus what the LLM found on this agent's riskiest hunks, with usage and notes."""
     model = config.models.get(agent) or next(iter(config.models.values()))
     units, file_skips = build_units(snapshot)
-    instructions = repo_instructions(snapshot.config_files)
+    instructions = repo_instructions(snapshot.config_files, sorted({unit.path for unit in units}))
     # The request's fixed part (rules, task, known findings, instructions), measured rather
     # than assumed, so that planned chunks really fit the budget.
     fixed = _messages(agent, [], snapshot, static.findings, instructions, nonce, config)

@@ -10,11 +10,11 @@ which stays byte-identical across calls.
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from reviewer.findings import Finding
 from reviewer.llm.selection import Unit
+from reviewer.repo_config import instructions_for, load_repo_config
 
 # Bump when a prompt's wording changes: it is part of the (future) cache key.
 PROMPT_VERSION = "2025-06-r1"
@@ -66,23 +66,15 @@ class BoundaryCollision(ValueError):
     """The nonce appears in the untrusted text; pick another one."""
 
 
-def repo_instructions(config_files: dict[str, str]) -> str:
-    """The ``[instructions]`` table of the BASE branch's ``.reviewer.toml`` as plain lines.
+def repo_instructions(config_files: dict[str, str], paths: Iterable[str] = ()) -> str:
+    """The repository's instructions for these paths, from the BASE branch's ``.reviewer.toml``.
 
-    Read from the base branch by ``prepare`` (a PR cannot rewrite its own instructions).
-    Keys are free-form; string values are kept, ``general`` first.
+    Read from the base branch by ``prepare`` (a PR cannot rewrite its own instructions);
+    parsed by ``reviewer.repo_config`` so the prompts and the rest of the review agree on
+    the file (``[[instructions]] path/text`` entries, or a plain ``[instructions]`` table
+    that applies everywhere). A broken file gives none.
     """
-    text = config_files.get(".reviewer.toml")
-    if not text:
-        return ""
-    try:
-        table = tomllib.loads(text).get("instructions", {})
-    except tomllib.TOMLDecodeError:
-        return ""
-    if not isinstance(table, dict):
-        return ""
-    items = sorted(table.items(), key=lambda kv: (kv[0] != "general", kv[0]))
-    return "\n".join(f"- {key}: {value}" for key, value in items if isinstance(value, str))[:2000]
+    return instructions_for(load_repo_config(config_files).config, paths)
 
 
 def _known(findings: Sequence[Finding], paths: set[str]) -> str:

@@ -229,3 +229,20 @@ def test_a_real_worker_runs_the_beat_task_and_slack_gets_the_summary(service_env
         result = app.send_task("reviewer.daily_report", kwargs={"day": DAY.isoformat()}).get(timeout=60)
         assert result == {"day": DAY.isoformat(), "findings": 21, "delivery": {"slack": "sent"}}
         assert len(slack.messages) == 1 and "security/sql-injection" in json.dumps(slack.messages[0])
+
+
+def test_the_summary_is_opened_as_a_github_issue_once(seeded, make_settings, clean_database, fake_github):
+    fake_github.add_repo("acme/reports")
+    settings = make_settings(
+        report_github_repo="acme/reports", github_api_url=fake_github.url, github_token="test-token",
+    )
+    services = Services(settings, database_url=clean_database)
+    first = run_daily_report(services, DAY)
+    again = run_daily_report(services, DAY)  # a redelivered beat message
+    assert first.delivery == {"github": "sent"} and first.failed == []
+    assert again.delivery == {"github": "already sent"}
+    [issue] = fake_github.issues["acme/reports"]
+    assert DAY.isoformat() in issue["title"]
+    assert "sql-injection" in issue["body"]
+    [request] = fake_github.requests_to(r"/repos/acme/reports/issues$", method="POST")
+    assert request.headers["x-github-api-version"] == settings.github_api_version

@@ -191,8 +191,11 @@ def test_untrusted_text_sits_inside_random_boundaries_and_the_system_prefix_is_s
 def test_repository_instructions_come_from_reviewer_toml():
     text = '[instructions]\ngeneral = "We use SQLAlchemy only"\nsecurity = "PII is in the users table"\n'
     out = repo_instructions({".reviewer.toml": text})
-    assert out.splitlines()[0] == "- general: We use SQLAlchemy only"
+    assert "general: We use SQLAlchemy only" in out.splitlines()[0]
     assert repo_instructions({".reviewer.toml": "not [toml"}) == ""
+    per_path = '[[instructions]]\npath = "app/payments/**"\ntext = "Amounts are integers in cents"\n'
+    assert "integers in cents" in repo_instructions({".reviewer.toml": per_path}, ["app/payments/pay.py"])
+    assert repo_instructions({".reviewer.toml": per_path}, ["app/other.py"]) == ""
     messages = build_messages("security", build_units(_snapshot())[0], nonce="zz99", instructions=out)
     assert "PII is in the users table" in messages[2]["content"]
 

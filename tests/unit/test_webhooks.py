@@ -184,7 +184,7 @@ def test_without_a_bot_login_nobody_is_the_bot():
 @pytest.mark.parametrize(
     "event, name",
     [
-        ("issue_comment", "issue_comment/created.payload.json"),
+        # issue_comment is handled (commands): tests/unit/test_commands.py
         ("check_run", "check_run/created.payload.json"),
         ("installation", "installation/created.payload.json"),
     ],

@@ -123,6 +123,17 @@ class GitHubHost:
         # GitHub omits ``patch`` for binary files and diffs too large to show.
         return [PullRequestFile.model_validate(item) for item in pages]
 
+    def compare(self, repo: str, base: str, head: str) -> list[PullRequestFile]:
+        """``GET /compare/{base}...{head}``: the files a push changed (GitHub lists at most
+        300; a longer compare is a reason for the caller to review everything)."""
+        owner, name = split_repo(repo)
+        data = self._get(
+            lambda h: self._rest.repos.compare_commits(
+                owner, name, f"{base}...{head}", per_page=PER_PAGE, headers=h
+            )
+        ).json()
+        return [PullRequestFile.model_validate(item) for item in data.get("files") or []]
+
     def list_tree(self, repo: str, ref: str) -> list[str]:
         """Every file path at ``ref`` (recursive tree; GitHub truncates very large trees)."""
         owner, name = split_repo(repo)
@@ -255,6 +266,15 @@ class GitHubHost:
         self._get(
             lambda h: self._rest.issues.update_comment(
                 owner, name, comment_id, headers=h, data={"body": body}
+            )
+        )
+
+    def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
+        owner, name = split_repo(repo)
+        # GitHub answers 200 for a reaction that already exists: idempotent, retried like a read.
+        self._get(
+            lambda h: self._rest.reactions.create_for_issue_comment(
+                owner, name, comment_id, headers=h, data={"content": content}
             )
         )
 

@@ -22,6 +22,7 @@ from reviewer.adapters.llm.limiter import RateLimiter
 from reviewer.adapters.llm.tokens import token_counter
 from reviewer.llm.agent_pass import MODE_UNAVAILABLE, LLMPassConfig, SpendLedger, run_llm_pass
 from reviewer.llm.budget import BudgetPolicy
+from reviewer.llm.cache import DEFAULT_THRESHOLD, CachedChunkReviewer, CacheStore, Embed
 from reviewer.llm.calls import ChunkReviewer, Complete, review_chunk
 from reviewer.llm.pricing import PriceTable
 from reviewer.llm.tokens import TokenCounter
@@ -39,10 +40,16 @@ class LLMReviewService:
     count: TokenCounter
     redis_client: redis.Redis | None = None
     breaker: CircuitBreaker | None = None
+    cache_store: CacheStore | None = None
+    embed: Embed | None = None
+    cache_threshold: float = DEFAULT_THRESHOLD
 
     def chunk_reviewer(self) -> ChunkReviewer:
-        """The call path; a similarity cache wraps this (same signature) when it exists."""
-        return partial(review_chunk, complete=self.complete, count=self.count)
+        """The call path, behind the similarity cache when a store is configured."""
+        call = partial(review_chunk, complete=self.complete, count=self.count)
+        if self.cache_store is None:
+            return call
+        return CachedChunkReviewer(inner=call, store=self.cache_store, embed=self.embed, threshold=self.cache_threshold)
 
     def ledger(self, review_key: str) -> SpendLedger:
         if self.redis_client is None:
@@ -93,6 +100,10 @@ def build_llm_service(
     retry: RetryPolicy | None = None,
     timeout_s: float = 60.0,
     json_schema: bool = True,
+    cache_store: CacheStore | None = None,
+    embeddings: str = "local",
+    embeddings_model: str = "text-embedding-3-small",
+    cache_threshold: float = DEFAULT_THRESHOLD,
 ) -> LLMReviewService:
     """Everything the LLM pass needs, from plain values (the tasks layer reads settings)."""
     policy = policy or BudgetPolicy()
@@ -116,4 +127,26 @@ def build_llm_service(
         count=token_counter(),
         redis_client=redis_client,
         breaker=breaker,
+        cache_store=cache_store,
+        embed=_embedder(embeddings, client, embeddings_model) if cache_store is not None else None,
+        cache_threshold=cache_threshold,
     )
+
+
+def _embedder(kind: str, client: openai.OpenAI, model: str) -> Embed | None:
+    """``local`` (MiniLM in numpy; exact hits only if its package is missing), ``openai``, ``none``."""
+    from reviewer.adapters.llm.embeddings import (
+        EmbeddingsUnavailable,
+        MiniLMEmbedder,
+        OpenAIEmbedder,
+        model_dir,
+    )
+
+    if kind == "openai":
+        return OpenAIEmbedder(client.embeddings.create, model=model)
+    if kind == "local":
+        try:
+            return MiniLMEmbedder(model_dir())
+        except EmbeddingsUnavailable:
+            log.warning("llm.cache_embeddings_unavailable: near hits off, exact hits still work", exc_info=True)
+    return None

@@ -1,6 +1,7 @@
 """Review state in Postgres + pgvector: models, migrations, sessions and repository queries."""
 
-from reviewer.adapters.storage import reports, repositories
+from reviewer.adapters.storage import cache, reports, repositories
+from reviewer.adapters.storage.cache_models import ReviewCacheRow
 from reviewer.adapters.storage.database import Database
 from reviewer.adapters.storage.embedded import resolve_database_url, sqlalchemy_url
 from reviewer.adapters.storage.migrate import current_revision, head_revision, upgrade
@@ -35,8 +36,10 @@ __all__ = [
     "PostedKind",
     "Review",
     "ReviewSource",
+    "ReviewCacheRow",
     "ReviewStatus",
     "Snapshot",
+    "cache",
     "current_revision",
     "head_revision",
     "reports",

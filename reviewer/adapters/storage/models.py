@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -162,6 +163,8 @@ class Review(Base):
     error: Mapped[str | None]
     github_review_id: Mapped[int | None] = mapped_column(BigInteger)
     summary: Mapped[dict[str, Any] | None]
+    # An incremental run's scope (``reviewer.incremental.IncrementalScope``); None = full.
+    incremental: Mapped[dict[str, Any] | None]
 
 
 class Delivery(Base):
@@ -264,3 +267,26 @@ class PostedComment(Base):
     path: Mapped[str | None]
     line: Mapped[int | None]
     posted_at: Mapped[datetime] = _now()
+
+
+class PullRequestSettings(Base):
+    """Per-PR switches set by commands in PR comments (``/reviewer pause``)."""
+
+    __tablename__ = "pr_settings"
+
+    repo: Mapped[str] = mapped_column(primary_key=True)
+    pr_number: Mapped[int] = mapped_column(Integer, primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    updated_by: Mapped[str | None]
+    updated_at: Mapped[datetime] = _now()
+
+
+class IgnoredFinding(Base):
+    """A rule name or finding fingerprint a repository asked never to be reported again."""
+
+    __tablename__ = "ignored_findings"
+
+    repo: Mapped[str] = mapped_column(primary_key=True)
+    value: Mapped[str] = mapped_column(primary_key=True)
+    created_by: Mapped[str | None]
+    created_at: Mapped[datetime] = _now()

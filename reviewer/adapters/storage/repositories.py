@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -25,8 +25,10 @@ from reviewer.adapters.storage.models import (
     Delivery,
     DeliveryStatus,
     FindingRow,
+    IgnoredFinding,
     PostedComment,
     PostedKind,
+    PullRequestSettings,
     Review,
     ReviewSource,
     ReviewStatus,
@@ -245,16 +247,24 @@ def stuck_reviews(
     )
 
 
-def cancel_open_reviews(s: Session, repo: str, pr_number: int) -> int:
-    """Cancel the PR's reviews that may still do work; how many were cancelled."""
-    return _update(
-        s,
-        Review,
+def cancel_open_reviews(
+    s: Session, repo: str, pr_number: int, *, except_review: int | None = None, reason: str | None = None
+) -> int:
+    """Cancel the PR's reviews that may still do work (all but ``except_review``, the run that
+    supersedes them); how many were cancelled."""
+    where = (
         (Review.repo == repo)
         & (Review.pr_number == pr_number)
-        & Review.status.in_(OPEN_REVIEW_STATUSES),
-        {"status": ReviewStatus.CANCELLED, "finished_at": func.now(), "updated_at": func.now()},
+        & Review.status.in_(OPEN_REVIEW_STATUSES)
     )
+    if except_review is not None:
+        where = where & (Review.id != except_review)
+    values: dict[str, Any] = {
+        "status": ReviewStatus.CANCELLED, "finished_at": func.now(), "updated_at": func.now()
+    }
+    if reason is not None:
+        values["error"] = reason
+    return _update(s, Review, where, values)
 
 
 def latest_review(
@@ -426,17 +436,90 @@ def load_findings(s: Session, review_id: int) -> list[Finding]:
 
 
 def posted_fingerprints(
-    s: Session, repo: str, pr_number: int, kind: PostedKind | str = PostedKind.INLINE
+    s: Session,
+    repo: str,
+    pr_number: int,
+    kind: PostedKind | str = PostedKind.INLINE,
+    *,
+    excluding_review: int | None = None,
 ) -> set[str]:
-    return set(
-        s.scalars(
-            select(PostedComment.fingerprint).where(
-                PostedComment.repo == repo,
-                PostedComment.pr_number == pr_number,
-                PostedComment.kind == PostedKind(kind),
+    """Fingerprints posted on the PR; ``excluding_review`` leaves out one review's own posts
+    (so a review re-rendering itself still sees the comments it posted as its own)."""
+    statement = select(PostedComment.fingerprint).where(
+        PostedComment.repo == repo,
+        PostedComment.pr_number == pr_number,
+        PostedComment.kind == PostedKind(kind),
+    )
+    if excluding_review is not None:
+        statement = statement.where(PostedComment.review_id != excluding_review)
+    return set(s.scalars(statement))
+
+
+def lock_pull_request(s: Session, repo: str, pr_number: int) -> None:
+    """Serialise posting per PR until the caller's transaction ends (an advisory lock), so two
+    runs of one PR never post the same finding at the same time."""
+    s.execute(
+        select(func.pg_advisory_xact_lock(func.hashtextextended(f"{repo}#{pr_number}", 0)))
+    )
+
+
+# --- incremental runs, per-PR settings and ignored findings -------------------------------
+
+
+def reset_review(s: Session, review_id: int, *, trigger: str) -> None:
+    """Make a failed or cancelled review new again (``/reviewer review``): its snapshot,
+    agent results and findings are deleted, so the canvas redoes everything."""
+    for model in (Snapshot, AgentRun, FindingRow):
+        s.execute(delete(model).where(model.review_id == review_id))
+    _update(
+        s, Review, Review.id == review_id,
+        {
+            "status": ReviewStatus.PENDING, "trigger": trigger, "incremental": None, "error": None,
+            "dispatch_attempts": 0, "finished_at": None, "updated_at": func.now(),
+        },
+    )
+
+
+def save_incremental(s: Session, review_id: int, scope: dict[str, Any] | None) -> None:
+    """Store (or clear) the incremental scope ``prepare`` chose for a review."""
+    _update(s, Review, Review.id == review_id, {"incremental": scope})
+
+
+def is_paused(s: Session, repo: str, pr_number: int) -> bool:
+    return bool(
+        s.scalar(
+            select(PullRequestSettings.paused).where(
+                PullRequestSettings.repo == repo, PullRequestSettings.pr_number == pr_number
             )
         )
     )
+
+
+def set_paused(s: Session, repo: str, pr_number: int, paused: bool, *, by: str | None = None) -> None:
+    statement = pg_insert(PullRequestSettings).values(
+        repo=repo, pr_number=pr_number, paused=paused, updated_by=by
+    )
+    s.execute(
+        statement.on_conflict_do_update(
+            index_elements=[PullRequestSettings.repo, PullRequestSettings.pr_number],
+            set_={"paused": paused, "updated_by": by, "updated_at": func.now()},
+        )
+    )
+
+
+def add_ignored(s: Session, repo: str, value: str, *, by: str | None = None) -> bool:
+    """Ignore a rule name or fingerprint in ``repo`` from now on; whether it is new."""
+    inserted = s.scalar(
+        pg_insert(IgnoredFinding)
+        .values(repo=repo, value=value, created_by=by)
+        .on_conflict_do_nothing(index_elements=[IgnoredFinding.repo, IgnoredFinding.value])
+        .returning(IgnoredFinding.value)
+    )
+    return inserted is not None
+
+
+def ignored_values(s: Session, repo: str) -> set[str]:
+    return set(s.scalars(select(IgnoredFinding.value).where(IgnoredFinding.repo == repo)))
 
 
 def posted_github_id(

@@ -151,6 +151,10 @@ class _Handler(BaseHTTPRequestHandler):
             if number not in repo.pulls:
                 raise KeyError(rest)
             return self._create_issue_comment(repo, number, record)
+        if im := re.fullmatch(r"issues/comments/(\d+)/reactions", rest):
+            if method != "POST":
+                raise KeyError(rest)
+            return self._react(repo, int(im.group(1)), record)
         if im := re.fullmatch(r"issues/comments/(\d+)", rest):
             if method != "PATCH":
                 raise KeyError(rest)
@@ -171,6 +175,34 @@ class _Handler(BaseHTTPRequestHandler):
             ]
             items, headers = paginate(fake.url, path, query, runs)
             return self._send(200, {"total_count": len(runs), "check_runs": items}, headers)
+        if cm := re.fullmatch(r"compare/([^./]+)\.\.\.([^./]+)", rest):
+            files = fake.compare_files(repo, cm.group(1), cm.group(2))
+            return self._send(
+                200,
+                {
+                    "url": f"{fake.url}{path}",
+                    "status": "ahead",
+                    "ahead_by": 1,
+                    "behind_by": 0,
+                    "total_commits": 1,
+                    "commits": [],
+                    "files": [fake.compare_file_json(repo, cm.group(2), f) for f in files[:300]],
+                },
+            )
+        if rest == "issues" and method == "POST":
+            data = record.json() or {}
+            if not isinstance(data.get("title"), str) or not data["title"].strip():
+                return self._send(422, {"message": "Validation Failed",
+                                        "errors": [{"resource": "Issue", "field": "title", "code": "missing_field"}]})
+            with fake._lock:
+                issues = fake.issues.setdefault(repo.full_name, [])
+                issue = {
+                    "id": fake.next_id(), "number": len(issues) + 1, "title": data["title"],
+                    "body": data.get("body") or "", "state": "open",
+                    "html_url": f"https://github.example/{repo.full_name}/issues/{len(issues) + 1}",
+                }
+                issues.append(issue)
+            return self._send(201, issue)
         if cm := re.fullmatch(r"contents/(.+)", rest):
             return self._contents(repo, cm.group(1), query.get("ref", [DEFAULT_BRANCH])[0], record)
         if tm := re.fullmatch(r"git/trees/([^/]+)", rest):
@@ -303,6 +335,30 @@ class _Handler(BaseHTTPRequestHandler):
         with fake._lock:
             repo.issue_comments.setdefault(number, []).append(comment)
         self._send(201, comment)
+
+    def _react(self, repo: FakeRepo, comment_id: int, record: RecordedRequest) -> None:
+        """GitHub's reactions: 201 when new, 200 when the same user already reacted so."""
+        fake = self.fake
+        content = (record.json() or {}).get("content")
+        allowed = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+        if content not in allowed:
+            return self._unprocessable([f"content {content!r} is not a valid reaction"], DOCS)
+        comment = next(
+            (c for comments in repo.issue_comments.values() for c in comments if c["id"] == comment_id), None
+        )
+        if comment is None:
+            return self._send(404, {"message": "Not Found", "documentation_url": DOCS})
+        with fake._lock:
+            reactions = comment.setdefault("_reactions", [])
+            existing = next((r for r in reactions if r["content"] == content), None)
+            if existing is None:
+                existing = {
+                    "id": fake.next_id(), "node_id": "REA_x", "content": content,
+                    "user": fake.user_json(BOT_LOGIN, "Bot"), "created_at": now_iso(),
+                }
+                reactions.append(existing)
+                return self._send(201, existing)
+        return self._send(200, existing)
 
     def _update_issue_comment(self, repo: FakeRepo, comment_id: int, record: RecordedRequest) -> None:
         fake = self.fake

@@ -91,6 +91,7 @@ class FakeGitHub(GitHubShapes):
             self.failures: list[ScriptedFailure] = []
             self.latency: list[tuple[str | None, re.Pattern[str], float]] = []
             self.drop_review_responses = 0
+            self.issues: dict[str, list[dict]] = {}  # repo -> issues opened through the API
             self.remaining = self.rate_limit
             self.reset_at = int(time.time()) + 3600
             self._ids = 1000
@@ -154,6 +155,41 @@ class FakeGitHub(GitHubShapes):
                 FakeFile(path, status, patch or None, adds, dels, sha=git_blob_sha(head_b or b""))
             )
         return self.add_pull_request(repo, pr)
+
+    def push(
+        self, repo: str, number: int, changes: dict[str, str | None], *, head_sha: str | None = None
+    ) -> FakePullRequest:
+        """A push to the PR's branch: ``changes`` (path -> new head text, None = deleted) on
+        top of the current head, as a new head SHA; the PR's files are recomputed against its
+        base, like GitHub's. Files the push does not name keep their head content."""
+        fake_repo = self.repos[repo]
+        pr = fake_repo.pulls[number]
+        old, new = pr.head_sha, head_sha or secrets.token_hex(20)
+        with self._lock:
+            for (ref, path), data in list(fake_repo.contents.items()):
+                if ref == old and path not in changes:
+                    fake_repo.contents[(new, path)] = data
+            for path, text in changes.items():
+                fake_repo.contents.pop((pr.head_ref, path), None)
+                if text is not None:
+                    fake_repo.contents[(new, path)] = text.encode()
+                    fake_repo.contents[(pr.head_ref, path)] = text.encode()
+            pr.head_sha = new
+            pr.files = [f for f in self.compare_files(fake_repo, pr.base_sha, new)]
+        return pr
+
+    def compare_files(self, repo: FakeRepo, base: str, head: str) -> list[FakeFile]:
+        """The files that differ between two SHAs whose contents the fake holds."""
+        paths = sorted({p for (ref, p) in repo.contents if ref in (base, head)})
+        files = []
+        for path in paths:
+            before, after = repo.contents.get((base, path)), repo.contents.get((head, path))
+            if before == after:
+                continue
+            status = "added" if before is None else "removed" if after is None else "modified"
+            patch, adds, dels = make_patch((before or b"").decode(), (after or b"").decode())
+            files.append(FakeFile(path, status, patch or None, adds, dels, sha=git_blob_sha(after or b"")))
+        return files
 
     def add_pull_request_from_git(
         self, repo: str, number: int, git_dir: str | Path, base: str, head: str, **pr_fields: Any
@@ -300,6 +336,13 @@ class FakeGitHub(GitHubShapes):
             comment = self.issue_comment_json(fake_repo, number, self.next_id(), body, author)
             fake_repo.issue_comments.setdefault(number, []).append(comment)
             return comment["id"]
+
+    def reactions(self, repo: str, comment_id: int) -> list[str]:
+        """The reactions on a conversation comment, in the order they were added."""
+        with self._lock:
+            comments = self.repos[repo].issue_comments.values() if repo in self.repos else []
+            found = next((c for cs in comments for c in cs if c["id"] == comment_id), {})
+            return [r["content"] for r in found.get("_reactions", [])]
 
     def check_runs(self, repo: str, head_sha: str | None = None) -> list[dict[str, Any]]:
         """Check runs with their state, accumulated ``annotations`` and every request body."""

@@ -212,6 +212,11 @@ class GitHubShapes:
             entry["previous_filename"] = f.previous_filename
         return entry
 
+    def compare_file_json(self, repo: FakeRepo, head_sha: str, f: FakeFile) -> dict[str, Any]:
+        """One file of a compare (same shape as a PR file, at the compare's head)."""
+        pr = FakePullRequest(number=0, head_sha=head_sha, base_sha="")
+        return self.file_json(repo, pr, f)
+
     def issue_comment_json(
         self, repo: FakeRepo, number: int, comment_id: int, body: str, author: str | None = None
     ) -> dict[str, Any]:

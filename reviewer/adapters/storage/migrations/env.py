@@ -12,6 +12,7 @@ from sqlalchemy import Connection, create_engine, pool, text
 
 from reviewer.adapters.storage.models import Base
 from reviewer.adapters.storage.report_models import DailyReportRow  # noqa: F401  (its table)
+from reviewer.adapters.storage.cache_models import ReviewCacheRow  # noqa: F401  (its table)
 
 # Any constant; two processes migrating at once (web and worker starting together) serialise
 # on it instead of racing to create the same tables.

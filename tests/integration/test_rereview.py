@@ -1,0 +1,183 @@
+"""Incremental re-review on a push, against the fake GitHub (which enforces the 422 rules):
+nothing already posted is posted again, a fixed finding shows as resolved, the agents see only
+what the push changed, and a newer head supersedes an older run.
+
+The canvas' tasks run in this process on a real Postgres, Redis and the fake GitHub over HTTP;
+the agents are replaced by a runner that flags every line calling ``danger(...)``, with a
+fingerprint computed from the code (so it survives line shifts), as the real analyzers do.
+``.reviewer.toml`` from the base branch is applied on the same pipeline.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from reviewer.adapters.storage import Database, ReviewStatus
+from reviewer.adapters.storage import repositories as repo
+from reviewer.payloads import AGENT_NAMES
+from reviewer.render import parse_finding_marker
+from reviewer.summary import SUMMARY_MARKER
+from tasks.app import create_celery_app
+from tasks.services import Services
+from tests.conftest import settings_from_env
+from tests.support.pulls import REPO
+from tests.support.review_pipeline import deliver, flagging_runner, module, run_review
+
+pytestmark = pytest.mark.integration
+
+NUMBER = 31
+
+
+@pytest.fixture
+def reviewer_env(service_env):
+    seen: list[set[str]] = []
+    settings = settings_from_env(service_env)
+    services = Services(settings, agent_runner=flagging_runner(seen))
+    app = create_celery_app(settings, services=services)
+    db = Database(service_env["REVIEWER_DATABASE_URL"])
+    return services, app, db, seen
+
+
+def _deliver(services, app, pr, action: str, delivery: str) -> int:
+    return deliver(services, app, REPO, pr, action, delivery).review_id
+
+
+def _inline_fingerprints(review: dict) -> list[str]:
+    return [parse_finding_marker(c["body"]) for c in review["comments"]]
+
+
+def _summary(fake_github) -> str:
+    [summary] = [c for c in fake_github.issue_comments(REPO, NUMBER) if SUMMARY_MARKER in c["body"]]
+    return summary["body"]
+
+
+def test_a_push_posts_only_new_findings_and_lists_the_fixed_one_as_resolved(reviewer_env, fake_github):
+    services, app, db, seen = reviewer_env
+    first_a = module({10: "danger(1)", 40: "danger(2)"})
+    first_b = module({5: "danger(3)"})
+    pr = fake_github.add_pull_request_from_texts(
+        REPO, NUMBER, {"app/a.py": ("", first_a), "app/b.py": ("", first_b)}
+    )
+    first = _deliver(services, app, pr, "opened", "d-1")
+    run_review(app, first)
+    [review1] = fake_github.reviews(REPO, NUMBER)
+    posted_first = _inline_fingerprints(review1)
+    assert len(posted_first) == 3
+
+    # The push shifts a.py by four lines, fixes danger(2), adds danger(4); b.py is untouched.
+    second_a = module({10: "danger(1)", 40: "value_40 = safe(2)", 50: "danger(4)"}, prefix="# a\n" * 4)
+    pr = fake_github.push(REPO, NUMBER, {"app/a.py": second_a})
+    seen.clear()
+    second = _deliver(services, app, pr, "synchronize", "d-2")
+    run_review(app, second)
+
+    reviews = fake_github.reviews(REPO, NUMBER)
+    assert len(reviews) == 2
+    review2 = reviews[1]
+    assert review2["commit_id"] == pr.head_sha
+    # the agents saw only what the push changed
+    assert seen and all(paths == {"app/a.py"} for paths in seen)
+    # only danger(4) is new; danger(1) moved but keeps its fingerprint and is not repeated
+    [new_comment] = review2["comments"]
+    assert "danger(4)" in new_comment["body"] and new_comment["line"] == 54
+    assert set(_inline_fingerprints(review2)).isdisjoint(posted_first)
+    with db.session() as s:
+        rules_then = {f.fingerprint: f for f in repo.load_findings(s, first)}
+        assert repo.get_review(s, second).incremental["since_sha"] == review1["commit_id"]
+    fixed = next(fp for fp, f in rules_then.items() if "danger(2)" in f.message)
+    assert fixed not in _inline_fingerprints(review2)
+
+    summary = _summary(fake_github)
+    assert "### Resolved by this push" in summary
+    resolved_section = summary.split("### Resolved by this push", 1)[1].split("###", 1)[0]
+    assert "danger(2)" in resolved_section
+    # b.py's finding and the moved danger(1) keep their state: not resolved
+    assert "danger(3)" not in resolved_section and "danger(1)" not in resolved_section
+    assert "already commented on in an earlier review" in summary
+    assert f"only what changed since `{review1['commit_id'][:12]}`" in summary
+
+    # a redelivered post for the second review posts nothing more
+    app.tasks["reviewer.post_review"](None, review_id=second)
+    assert len(fake_github.reviews(REPO, NUMBER)) == 2
+
+
+def test_a_newer_head_supersedes_an_older_run_and_nothing_double_posts(reviewer_env, fake_github):
+    services, app, db, _seen = reviewer_env
+    pr = fake_github.add_pull_request_from_texts(
+        REPO, NUMBER, {"app/a.py": ("", module({10: "danger(1)"}))}
+    )
+    older_head = pr.head_sha
+    older = _deliver(services, app, pr, "opened", "d-10")
+    app.tasks["reviewer.prepare"](older)  # the older run is under way ...
+    pr = fake_github.push(REPO, NUMBER, {"app/a.py": module({10: "danger(1)", 20: "danger(5)"})})
+    newer = _deliver(services, app, pr, "synchronize", "d-11")  # ... when the push arrives
+    with db.session() as s:
+        assert repo.get_review(s, older).status == ReviewStatus.CANCELLED
+    # the older run's remaining tasks finish without posting
+    results = [
+        app.tasks["reviewer.run_agent"]({"review_id": older}, agent=name, review_id=older)
+        for name in AGENT_NAMES
+    ]
+    app.tasks["reviewer.post_review"](app.tasks["reviewer.generate_fixes"](results, review_id=older), review_id=older)
+    assert fake_github.reviews(REPO, NUMBER) == []
+    [older_run] = fake_github.check_runs(REPO, older_head)
+    assert older_run["conclusion"] == "cancelled"
+    run_review(app, newer)
+    [review] = fake_github.reviews(REPO, NUMBER)
+    assert review["commit_id"] == pr.head_sha
+    assert sorted(c["line"] for c in review["comments"]) == [10, 20]
+    # nothing was posted for the older head, and the newer review was a full one
+    with db.session() as s:
+        assert repo.get_review(s, newer).incremental is None
+        assert repo.get_review(s, newer).status == ReviewStatus.POSTED
+
+
+# -- .reviewer.toml from the base branch ------------------------------------------------------
+
+CONFIG = """
+[paths]
+exclude = ["migrations/**"]
+
+[rules]
+disable = ["eval-call"]
+"""
+
+
+def _pr_with_config(fake_github, config: str):
+    pr = fake_github.add_pull_request_from_texts(
+        REPO, NUMBER,
+        {
+            "app/a.py": ("", module({3: "danger(1)", 7: "x = eval(y)"})),
+            "migrations/0001_init.py": ("", module({2: "danger(9)"}, lines=10)),
+        },
+    )
+    # on the base branch only the file counts; the head's copy is what a PR could change
+    fake_github.set_content(REPO, pr.base_sha, ".reviewer.toml", config)
+    fake_github.set_content(REPO, pr.head_sha, ".reviewer.toml", "[review]\nmin_severity = 'critical'\n")
+    return pr
+
+
+def test_repo_config_excludes_paths_and_disables_rules(reviewer_env, fake_github):
+    services, app, _db, seen = reviewer_env
+    pr = _pr_with_config(fake_github, CONFIG)
+    run_review(app, _deliver(services, app, pr, "opened", "d-20"))
+
+    [review] = fake_github.reviews(REPO, NUMBER)
+    # the base branch's config applies (the head's min_severity=critical would hide everything)
+    assert [(c["path"], c["line"]) for c in review["comments"]] == [("app/a.py", 3)]
+    assert "eval-call" not in review["body"] and "danger(9)" not in review["body"]
+    assert all("migrations/0001_init.py" not in paths for paths in seen)
+    assert "migrations/0001_init.py" in review["body"] and "excluded by .reviewer.toml" in review["body"]
+
+
+def test_a_broken_repo_config_gives_a_note_and_the_defaults(reviewer_env, fake_github):
+    services, app, _db, _seen = reviewer_env
+    pr = _pr_with_config(fake_github, '[rules]\ndisable = "eval-call"\n')  # not a list
+    run_review(app, _deliver(services, app, pr, "opened", "d-21"))
+
+    [review] = fake_github.reviews(REPO, NUMBER)
+    assert sorted((c["path"], c["line"]) for c in review["comments"]) == [
+        ("app/a.py", 3), ("app/a.py", 7), ("migrations/0001_init.py", 2),
+    ]
+    assert "`.reviewer.toml` — not applied, defaults used: rules.disable" in review["body"]
+    assert "defaults used" in _summary(fake_github)
