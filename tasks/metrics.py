@@ -221,8 +221,9 @@ def connect_worker_metrics(app: Celery) -> None:
 
 
 def _on_worker_process_init(**_: Any) -> None:
-    # No breaker exists yet: the LLM path is always closed. Export it so alerts have a series.
-    reviewer_metrics().circuit_breaker_state.labels("llm").set(0)
+    # The breaker's state is shared in Redis, not per process: web's scrape reads it
+    # (SharedStateCollector), so workers do not export a copy that could disagree.
+    reviewer_metrics()
 
 
 # ---- scraping ---------------------------------------------------------------------------------
@@ -256,6 +257,9 @@ class _Delegate(Collector):
         return self._registry.collect()
 
 
+BREAKER_KEY = "reviewer:llm:breaker:default"  # reviewer.adapters.llm.breaker, name "default"
+
+
 class SharedStateCollector(Collector):
     """Reads shared state at scrape time: queue depths and GitHub's budget (Redis), and the
     reviews per status and stuck ones (Postgres). A source that does not answer is skipped
@@ -269,11 +273,13 @@ class SharedStateCollector(Collector):
         *,
         queues: Iterable[str] = QUEUES,
         stuck_after: timedelta = STUCK_AFTER,
+        breaker_cooldown_s: float = 60.0,
     ) -> None:
         self._redis = redis_client
         self._database = database
         self._queues = tuple(queues)
         self._stuck_after = stuck_after
+        self._breaker_cooldown_ms = int(breaker_cooldown_s * 1000)
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         up = GaugeMetricFamily(
@@ -326,7 +332,24 @@ class SharedStateCollector(Collector):
             if "limit" in values:
                 limit.add_metric([name], float(values["limit"]))
                 used.add_metric([name], float(values["limit"]) - float(values["remaining"]))
-        return [depth, remaining, limit, used]
+        return [depth, remaining, limit, used, self._breaker_family(client)]
+
+    def _breaker_family(self, client: Any) -> GaugeMetricFamily:
+        """The LLM circuit breaker as all workers share it in Redis (reviewer.adapters.llm.
+        breaker): 0 closed, 1 half-open (cool-down over, a probe may go), 2 open."""
+        state = GaugeMetricFamily(
+            "reviewer_circuit_breaker_state",
+            "Circuit breaker per dependency: 0 closed, 1 half-open, 2 open.",
+            labels=["breaker"],
+        )
+        opened = client.hget(BREAKER_KEY, "opened_at")
+        value = 0.0
+        if opened:
+            now_s, now_us = client.time()
+            now_ms = int(now_s) * 1000 + int(now_us) // 1000
+            value = 2.0 if now_ms < int(opened) + self._breaker_cooldown_ms else 1.0
+        state.add_metric(["llm"], value)
+        return state
 
     def _database_families(self, db: Any) -> list[GaugeMetricFamily]:
         from sqlalchemy import func, select

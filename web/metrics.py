@@ -19,6 +19,9 @@ metrics = Blueprint("metrics", __name__)
 @metrics.get("/metrics")
 def prometheus_metrics() -> Response:
     services = context().services
-    shared = SharedStateCollector(lambda: services.redis, lambda: services.db)
+    shared = SharedStateCollector(
+        lambda: services.redis, lambda: services.db,
+        breaker_cooldown_s=services.settings.llm_breaker_cooldown_s,
+    )
     body = generate_latest(scrape_registry(shared))
     return Response(body, content_type=CONTENT_TYPE_LATEST)

@@ -97,7 +97,8 @@ def test_worker_exports_agent_durations_and_the_posted_review(
     assert _value(samples, "reviewer_review_cost_usd_count") == 1
     assert _value(samples, "reviewer_reviews_total", status="failed") is None
     assert _value(samples, "reviewer_celery_tasks_total", task="reviewer.post_review", state="SUCCESS") == 1
-    assert _value(samples, "reviewer_circuit_breaker_state", breaker="llm") == 0
+    # the breaker's state is shared in Redis and exported by web's scrape, not per worker
+    assert _value(samples, "reviewer_circuit_breaker_state", breaker="llm") is None
     # prefork: several child processes wrote files, all of them in the one directory
     assert len(list(multiproc.glob("*.db"))) >= 2
 
@@ -129,6 +130,19 @@ def test_web_metrics_show_queue_depth_ratelimit_and_reviews(clean_database, priv
     assert _value(samples, "reviewer_reviews_stuck") == 0
     assert _value(samples, "reviewer_metrics_source_up", source="redis") == 1
     assert _value(samples, "reviewer_metrics_source_up", source="postgres") == 1
+    assert _value(samples, "reviewer_circuit_breaker_state", breaker="llm") == 0
+
+    # the real breaker, opened by failures the way workers record them, shows as open
+    from reviewer.adapters.llm.breaker import CircuitBreaker
+
+    breaker = CircuitBreaker(client, threshold=2, cooldown_s=settings.llm_breaker_cooldown_s)
+    breaker.record_failure()
+    breaker.record_failure()
+    samples = _samples(create_app(settings).test_client().get("/metrics").get_data(as_text=True))
+    assert _value(samples, "reviewer_circuit_breaker_state", breaker="llm") == 2
+    breaker.record_success()
+    samples = _samples(create_app(settings).test_client().get("/metrics").get_data(as_text=True))
+    assert _value(samples, "reviewer_circuit_breaker_state", breaker="llm") == 0
     client.close()
 
 

@@ -56,6 +56,12 @@ class _FakeRedis:
     def hgetall(self, _key):
         return {b"remaining": b"1", b"limit": b"2"}
 
+    def hget(self, _key, _field):
+        return b"1000"  # the LLM breaker opened at t = 1 s
+
+    def time(self):
+        return (1, 500_000)  # Redis' clock: 1.5 s, inside the cool-down
+
 
 class _FakeDatabase:
     class _Session:
