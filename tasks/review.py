@@ -11,6 +11,7 @@ import time
 from celery import shared_task
 from celery.exceptions import Ignore, SoftTimeLimitExceeded
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from reviewer import checks, incremental, repo_config
 from reviewer.adapters.github import (
@@ -107,6 +108,28 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
     return ref.model_dump()
 
 
+class WorkerLostTooOften(RuntimeError):
+    """An agent's message came back more often than ``REVIEWER_MAX_DISPATCH_ATTEMPTS``."""
+
+
+def _count_start(task: ReviewerTask, review_id: int, agent: str) -> int | None:
+    """How many times this agent has started for this review, across all workers (Redis).
+
+    None where nothing can redeliver (the CLI's in-process memory transport) or when Redis
+    does not answer — then the agent simply runs.
+    """
+    if str(task.app.conf.broker_url).startswith("memory"):
+        return None
+    key = f"reviewer:agent-starts:{review_id}:{agent}"
+    try:
+        client = task.services.redis
+        starts = int(client.incr(key))
+        client.expire(key, task.services.settings.visibility_timeout_s * 4)
+    except RedisError:
+        return None
+    return starts
+
+
 @shared_task(bind=True, base=ReviewerTask, name="reviewer.run_agent")
 def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> dict:
     """Run one agent. Never raises into the chord: failure and timeout are results."""
@@ -123,6 +146,14 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
             return done.model_dump(mode="json")
         if snapshot is None:
             raise RuntimeError("the review's snapshot is missing")
+        starts = _count_start(self, review_id, agent)
+        limit = self.services.settings.max_dispatch_attempts
+        if starts is not None and starts > limit:
+            # task_reject_on_worker_lost gives the message back each time its worker dies;
+            # a message that kills every worker it reaches would loop forever. Bounded here.
+            raise WorkerLostTooOften(
+                f"the worker running this agent died {starts - 1} times; gave up"
+            )
         result = self.services.run_agent(agent, snapshot)
         llm = self.services.llm
         if llm is not None and result.status == AgentStatus.OK:

@@ -165,3 +165,21 @@ def test_worker_logs_are_json_events_carrying_the_review_id(service_env, start_w
         "security", "performance", "quality", "architecture"
     }
     assert "test-token" not in (tmp_path / "logs.log").read_text()
+
+
+def test_an_agent_that_kills_its_worker_every_time_is_given_up_and_named(service_env, start_worker, fake_github):
+    pr = add_sample_pull_request(fake_github)
+    worker = start_worker(REVIEWER_TEST_FAULTS="architecture=crash")
+    db = Database(service_env["REVIEWER_DATABASE_URL"])
+    review_id = _create_review(db, pr)
+    _dispatch(service_env, review_id)
+
+    wait_for(lambda: _posted(fake_github, pr.number, db, review_id), timeout=90, what="the review")
+    [posted] = fake_github.reviews(REPO, pr.number)
+    assert "architecture" in posted["body"] and "died" in posted["body"]
+    with db.session() as s:
+        results = repo.load_agent_results(s, review_id)
+    assert results["architecture"].status == "failed"
+    assert "WorkerLostTooOften" in results["architecture"].error
+    assert results["security"].status == "ok"
+    assert worker.proc.poll() is None  # the worker itself survived its children's deaths

@@ -1,6 +1,7 @@
 """Worker entrypoint for the integration tests: the production app, agents faulty on request.
 
-``REVIEWER_TEST_FAULTS`` names agents to break, e.g. ``security=raise;performance=sleep:30``;
+``REVIEWER_TEST_FAULTS`` names agents to break, e.g. ``security=raise;performance=sleep:30``
+(``crash`` kills the worker's child process mid-task);
 ``sleep-once`` sleeps only while the marker file ``REVIEWER_TEST_FAULT_MARKER`` is absent (it
 is created on the first run), so a restarted worker runs the agent normally.
 """
@@ -31,6 +32,8 @@ def faulty_runner(name, snapshot):
     fault = _faults().get(name)
     if fault == "raise":
         raise InjectedFault(f"{name} agent broke on purpose")
+    if fault == "crash":  # the worker process dies, as on an out-of-memory kill
+        os._exit(1)
     if fault and fault.startswith("sleep:"):
         time.sleep(float(fault.split(":", 1)[1]))
     if fault and fault.startswith("sleep-once:"):
