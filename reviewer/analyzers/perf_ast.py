@@ -10,6 +10,7 @@ without the imports at the top of its file.
 from __future__ import annotations
 
 import ast
+from abc import abstractmethod
 from collections.abc import Iterator
 
 from reviewer.analyzers.base import Analyzer, AnalyzerOutput, Hit, SourceFile
@@ -150,8 +151,9 @@ class PerfRuleAnalyzer(Analyzer):
         output.hits.extend(self.check(source, source.syntax_tree()))
         return output
 
+    @abstractmethod
     def check(self, source: SourceFile, tree: ast.Module) -> list[Hit]:
-        raise NotImplementedError
+        """The rule's hits in one parsed file."""
 
     def hit(
         self,
