@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from reviewer.findings import Finding
+from reviewer.findings import Category, Finding, Severity
 from reviewer.payloads import SkipNote
 
 
@@ -102,6 +102,30 @@ class Analyzer(ABC):
 
     def handles(self, path: str) -> bool:
         return PurePosixPath(path).suffix.lower() in self.languages
+
+    def quality_finding(
+        self,
+        source: SourceFile,
+        first: int,
+        last: int,
+        rule: str,
+        severity: Severity,
+        confidence: float,
+        message: str,
+    ) -> Finding:
+        """A quality finding of this analyzer on ``first``..``last`` of ``source`` (the one
+        place the quality engines build their findings)."""
+        return Finding(
+            path=source.path,
+            line=first,
+            end_line=last if last > first else None,
+            category=Category.QUALITY,
+            severity=severity,
+            rule=rule,
+            message=message,
+            confidence=confidence,
+            source=self.source,
+        )
 
     @abstractmethod
     def analyze(self, source: SourceFile) -> AnalyzerOutput: ...

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from reviewer.analyzers.base import Analyzer, AnalyzerOutput, Hit, SourceFile
 from reviewer.analyzers.qual_lint_config import LintSettings
-from reviewer.findings import Category, Finding, Severity
+from reviewer.findings import Severity
 
 _TERMINAL = (ast.Return, ast.Raise, ast.Continue, ast.Break)
 _BLOCK_FIELDS = ("body", "orelse", "finalbody")
@@ -111,7 +111,7 @@ class QualityAstAnalyzer(Analyzer):
         limit = self.settings.max_attributes
         if len(attributes) > limit:
             yield Hit(
-                self._finding(
+                self.quality_finding(
                     source,
                     cls.lineno,
                     cls.lineno,
@@ -125,29 +125,7 @@ class QualityAstAnalyzer(Analyzer):
             )
 
     def _hit(self, source: SourceFile, first: int, last: int, *args) -> Hit:
-        return Hit(self._finding(source, first, last, *args))
-
-    def _finding(
-        self,
-        source: SourceFile,
-        first: int,
-        last: int,
-        rule: str,
-        severity: Severity,
-        confidence: float,
-        message: str,
-    ) -> Finding:
-        return Finding(
-            path=source.path,
-            line=first,
-            end_line=last if last > first else None,
-            category=Category.QUALITY,
-            severity=severity,
-            rule=rule,
-            message=message,
-            confidence=confidence,
-            source=self.source,
-        )
+        return Hit(self.quality_finding(source, first, last, *args))
 
 
 def _blocks(tree: ast.AST) -> Iterator[list[ast.stmt]]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from reviewer.analyzers.base import Analyzer, AnalyzerOutput, Hit, SourceFile
 from reviewer.analyzers.qual_lint_config import LintSettings
-from reviewer.findings import Category, Finding, Severity
+from reviewer.findings import Severity
 
 _MUTABLE_CALLS = frozenset(
     {"list", "dict", "set", "bytearray", "defaultdict", "OrderedDict", "Counter", "deque"}
@@ -173,19 +173,8 @@ class QualityCorrectnessAnalyzer(Analyzer):
         message: str,
         anchor: str | None = None,
     ) -> Hit:
-        return Hit(
-            Finding(
-                path=source.path,
-                line=line,
-                category=Category.QUALITY,
-                severity=severity,
-                rule=rule,
-                message=message,
-                confidence=confidence,
-                source=self.source,
-            ),
-            anchor=anchor,
-        )
+        finding = self.quality_finding(source, line, line, rule, severity, confidence, message)
+        return Hit(finding, anchor=anchor)
 
 
 def _blocks(tree: ast.AST) -> Iterator[list[ast.stmt]]:

@@ -24,7 +24,7 @@ from collections.abc import Iterator
 
 from reviewer.analyzers.base import Analyzer, AnalyzerOutput, Hit, SourceFile
 from reviewer.analyzers.qual_lint_config import LintSettings
-from reviewer.findings import Category, Finding, Severity
+from reviewer.findings import Severity
 
 # Module -> what replaced it. A module's submodules are covered too.
 REMOVED_MODULES: dict[str, str] = {
@@ -164,18 +164,7 @@ class FrameworkAnalyzer(Analyzer):
         confidence: float,
         message: str,
     ) -> Hit:
-        return Hit(
-            Finding(
-                path=source.path,
-                line=line,
-                category=Category.QUALITY,
-                severity=severity,
-                rule=rule,
-                message=message,
-                confidence=confidence,
-                source=self.source,
-            )
-        )
+        return Hit(self.quality_finding(source, line, line, rule, severity, confidence, message))
 
 
 def removed_reason(module: str) -> str | None:

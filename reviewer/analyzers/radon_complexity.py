@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from reviewer.analyzers.base import Analyzer, AnalyzerOutput, Hit, SourceFile
-from reviewer.findings import Category, Finding, Severity
+from reviewer.findings import Severity
 
 COMPLEXITY_MEDIUM = 10  # above this: medium (McCabe's own suggested limit)
 COMPLEXITY_HIGH = 20  # above this: high
@@ -88,17 +88,7 @@ class RadonAnalyzer(Analyzer):
         name: str,
         message: str,
     ) -> Hit:
-        finding = Finding(
-            path=source.path,
-            line=first,
-            end_line=last if last > first else None,
-            category=Category.QUALITY,
-            severity=severity,
-            rule=rule,
-            message=message,
-            confidence=confidence,
-            source=self.source,
-        )
+        finding = self.quality_finding(source, first, last, rule, severity, confidence, message)
         return Hit(finding, anchor=f"function {name}")
 
 
