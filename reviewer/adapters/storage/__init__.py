@@ -1,11 +1,10 @@
 """Review state in Postgres + pgvector: models, migrations, sessions and repository queries."""
 
-from reviewer.adapters.storage import cache, reports, repositories
+from reviewer.adapters.storage import cache, feedback, reports, repositories
 from reviewer.adapters.storage.cache_models import ReviewCacheRow
 from reviewer.adapters.storage.database import Database
 from reviewer.adapters.storage.embedded import resolve_database_url, sqlalchemy_url
 from reviewer.adapters.storage.migrate import current_revision, head_revision, upgrade
-from reviewer.adapters.storage.report_models import DailyReportRow
 from reviewer.adapters.storage.models import (
     IN_FLIGHT_REVIEW_STATUSES,
     OPEN_REVIEW_STATUSES,
@@ -13,7 +12,10 @@ from reviewer.adapters.storage.models import (
     Base,
     Delivery,
     DeliveryStatus,
+    FeedbackRow,
     FindingRow,
+    LearningOverride,
+    LearningOverrideAction,
     PostedComment,
     PostedKind,
     Review,
@@ -21,6 +23,7 @@ from reviewer.adapters.storage.models import (
     ReviewStatus,
     Snapshot,
 )
+from reviewer.adapters.storage.report_models import DailyReportRow
 
 __all__ = [
     "IN_FLIGHT_REVIEW_STATUSES",
@@ -31,16 +34,20 @@ __all__ = [
     "Database",
     "Delivery",
     "DeliveryStatus",
+    "FeedbackRow",
     "FindingRow",
+    "LearningOverride",
+    "LearningOverrideAction",
     "PostedComment",
     "PostedKind",
     "Review",
-    "ReviewSource",
     "ReviewCacheRow",
+    "ReviewSource",
     "ReviewStatus",
     "Snapshot",
     "cache",
     "current_revision",
+    "feedback",
     "head_revision",
     "reports",
     "repositories",

@@ -10,9 +10,7 @@ from sqlalchemy import Index, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from reviewer.adapters.storage.models import Base
-
-EMBEDDING_DIMENSIONS = 384
+from reviewer.adapters.storage.models import EMBEDDING_DIMENSIONS, Base
 
 
 class ReviewCacheRow(Base):

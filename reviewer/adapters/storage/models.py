@@ -12,6 +12,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from pgvector.sqlalchemy import Vector
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,7 +34,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
+from reviewer.feedback import Signal, Verdict
 from reviewer.findings import Category, Severity
+
+#: The size of the local embedding model's vectors (all-MiniLM-L6-v2); also the similarity cache's.
+EMBEDDING_DIMENSIONS = 384
 
 
 class ReviewSource(StrEnum):
@@ -288,5 +293,71 @@ class IgnoredFinding(Base):
 
     repo: Mapped[str] = mapped_column(primary_key=True)
     value: Mapped[str] = mapped_column(primary_key=True)
+    created_by: Mapped[str | None]
+    created_at: Mapped[datetime] = _now()
+
+
+class FeedbackRow(Base):
+    """One verdict on one posted finding (``reviewer.feedback.FeedbackItem``), with the code it
+    was about and that code's embedding, so similar code can find it again.
+
+    ``source_key`` names the GitHub object the signal came from: a redelivered webhook or a
+    re-polled reaction lands on the same row. A retracted signal (reaction removed, thread
+    unresolved) keeps its row with ``retracted_at`` set, so the history stays inspectable.
+    """
+
+    __tablename__ = "feedback"
+    __table_args__ = (
+        UniqueConstraint("source_key"),
+        Index("ix_feedback_repo_rule", "repo", "rule"),
+        Index("ix_feedback_fingerprint", "fingerprint"),
+        Index("ix_feedback_occurred_at", "occurred_at"),
+        Index(
+            "ix_feedback_embedding_hnsw", "embedding",
+            postgresql_using="hnsw", postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    repo: Mapped[str]
+    pr_number: Mapped[int] = mapped_column(Integer)
+    # The review that posted the finding (kept when that review row is deleted).
+    review_id: Mapped[int | None] = mapped_column(
+        BigInteger, ForeignKey("reviews.id", ondelete="SET NULL")
+    )
+    fingerprint: Mapped[str]
+    rule: Mapped[str]
+    agent: Mapped[str]
+    category: Mapped[Category] = mapped_column(TextEnum(Category))
+    severity: Mapped[Severity] = mapped_column(TextEnum(Severity))
+    path: Mapped[str]
+    team: Mapped[str | None]
+    signal: Mapped[Signal] = mapped_column(TextEnum(Signal))
+    verdict: Mapped[Verdict] = mapped_column(TextEnum(Verdict))
+    source_key: Mapped[str]
+    actor: Mapped[str | None]
+    reason: Mapped[str | None]
+    # The finding's lines with a little context, and their embedding (None when no model ran).
+    code: Mapped[str | None]
+    embedding: Mapped[Any | None] = mapped_column(Vector(EMBEDDING_DIMENSIONS), nullable=True)
+    occurred_at: Mapped[datetime] = _now()
+    created_at: Mapped[datetime] = _now()
+    retracted_at: Mapped[datetime | None]
+
+
+class LearningOverrideAction(StrEnum):
+    KEEP = "keep"  # never suppress this rule here, whatever the feedback says (an undo)
+    SUPPRESS = "suppress"  # suppressed by a person, not by the feedback counts
+
+
+class LearningOverride(Base):
+    """A person's decision about what the learning loop does with one rule in one repository."""
+
+    __tablename__ = "learning_overrides"
+
+    repo: Mapped[str] = mapped_column(primary_key=True)
+    rule: Mapped[str] = mapped_column(primary_key=True)
+    action: Mapped[LearningOverrideAction] = mapped_column(TextEnum(LearningOverrideAction))
+    reason: Mapped[str | None]
     created_by: Mapped[str | None]
     created_at: Mapped[datetime] = _now()
