@@ -83,12 +83,17 @@ class Settings(BaseSettings):
     llm_model_quality: str = "gpt-4o-mini"
     llm_model_architecture: str = "gpt-4o"
     # Tokens (prompt + answer) per PR across all agents, split by fixed shares. 11K is what
-    # $10K/month buys at 1,000 PRs a day (a ceiling); 8K is the default because it is the
-    # largest tried that meets the >= 85 % reduction target (benchmarks/llm_tokens.py, docs/llm.md).
-    llm_tokens_per_pr: int = Field(default=8_000, ge=0)
+    # $10K/month buys at 1,000 PRs a day (a ceiling); 7.5K is the default because it is the
+    # largest tried that meets the >= 85 % reduction target with exact (o200k) token counts
+    # (benchmarks/llm_tokens.py, docs/llm.md).
+    llm_tokens_per_pr: int = Field(default=7_500, ge=0)
     llm_max_chunk_tokens: int = Field(default=3_000, gt=0)
     llm_max_output_tokens: int = Field(default=600, gt=0)
     llm_usd_cap_per_pr: float = Field(default=1.0, ge=0)
+    # Fixes asked of the LLM for confident findings no deterministic rewrite covers: at most
+    # this many per review (worst first), within the per-PR dollar cap; 0 turns them off.
+    llm_fix_max_findings: int = Field(default=3, ge=0)
+    llm_model_fixes: str = "gpt-4o-mini"
     # Shared by every worker (Redis): requests and tokens per window (a minute by default).
     llm_requests_per_minute: int = Field(default=500, gt=0)
     llm_tokens_per_minute: int = Field(default=200_000, gt=0)
@@ -122,6 +127,17 @@ class Settings(BaseSettings):
     # as "user:password". With neither, the dashboard answers only loopback requests.
     dashboard_token: SecretStr | None = None
     dashboard_basic_auth: SecretStr | None = None
+
+    # Learning loop: signals (docs/learning.md). Reactions fire no webhook: a beat job polls
+    # the bot's inline comments on PRs it commented on within the window, with ETags, at most
+    # this many GitHub requests per pass, and stops while an installation's remaining rate
+    # limit is below the reserve (reviews come first).
+    feedback_reactions_poll_interval_s: float = Field(default=300.0, gt=0)
+    feedback_reactions_window_days: int = Field(default=14, ge=1)
+    feedback_reactions_request_budget: int = Field(default=200, ge=1)
+    feedback_reactions_rate_reserve: int = Field(default=1_000, ge=0)
+    # Plain-text replies to the bot's comments are classified by this model (with an LLM only).
+    llm_model_feedback: str = "gpt-4o-mini"
 
     log_level: str = "INFO"
     log_json: bool = True

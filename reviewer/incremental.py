@@ -35,6 +35,9 @@ class IncrementalScope(BaseModel):
     paths: list[str] = []
     touched: list[str] = []
     earlier_open: list[Finding] = []
+    # Head lines the push added or rewrote, per path (None: the whole file). The LLM looks
+    # again only at code around these lines; a path missing here counts as wholly changed.
+    changed: dict[str, list[int] | None] = {}
 
 
 def changed_lines(entry: PullRequestFile) -> set[int] | None:
@@ -43,6 +46,26 @@ def changed_lines(entry: PullRequestFile) -> set[int] | None:
     if entry.status in ("removed", "renamed") or entry.patch is None:
         return None
     return parse_file_patch(entry.filename, entry.patch).removed_lines
+
+
+def pushed_lines(entry: PullRequestFile) -> list[int] | None:
+    """Head lines the push added, plus the head line where it removed lines without adding
+    any (so the code around a pure deletion is looked at again); None = the whole file."""
+    if entry.status in ("added", "renamed") or entry.patch is None:
+        return None
+    lines: set[int] = set()
+    for hunk in parse_file_patch(entry.filename, entry.patch).hunks:
+        after_removal, last = False, None
+        for ln in hunk.lines:
+            if ln.kind == "-":
+                after_removal = True
+                continue
+            if ln.target_line and (ln.kind == "+" or after_removal):
+                lines.add(ln.target_line)
+            last, after_removal = ln.target_line or last, False
+        if after_removal and last:  # removed at the end of the hunk
+            lines.add(last)
+    return sorted(lines)
 
 
 def touched_by_push(earlier: Iterable[Finding], compared: list[PullRequestFile]) -> set[str]:
@@ -78,6 +101,7 @@ def plan_scope(
         paths=paths,
         touched=sorted(touched_by_push(earlier_open, compared)),
         earlier_open=earlier_open,
+        changed={e.filename: pushed_lines(e) for e in compared if e.status != "removed"},
     )
 
 

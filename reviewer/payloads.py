@@ -51,4 +51,6 @@ class AgentResult(BaseModel):
     tokens: int = 0
     cost_usd: float = 0.0
     cache_hits: int = 0
+    # LLM similarity cache lookups by layer: {"exact": n, "near": n, "miss": n} (units)
+    cache_layers: dict[str, int] = {}
     mode: str = Field(default="static", description="static | llm | static (llm unavailable)")

@@ -6,9 +6,10 @@ Provider-neutral on purpose, so GitLab merge requests can follow GitHub.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class PullRequestInfo(BaseModel):
@@ -62,6 +63,55 @@ class IssueComment(BaseModel):
     id: int
     body: str = ""
     author: str = ""
+
+
+class ReactionRollup(BaseModel):
+    """The reaction counts GitHub includes with every comment (``reactions``)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    total_count: int = 0
+    plus_one: int = Field(default=0, alias="+1")
+    minus_one: int = Field(default=0, alias="-1")
+
+
+class ReviewComment(BaseModel):
+    """An inline review comment on a pull request, as far as the learning loop reads it."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    body: str = ""
+    author: str = ""
+    author_type: str = "User"
+    in_reply_to_id: int | None = None
+    path: str | None = None
+    line: int | None = None
+    original_line: int | None = None
+    commit_id: str | None = None
+    reactions: ReactionRollup = ReactionRollup()
+
+
+class Reaction(BaseModel):
+    """One reaction on a comment, by one user."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: int
+    content: str
+    user: str = ""
+    user_type: str = "User"
+    created_at: datetime | None = None
+
+
+class Conditional[T](BaseModel):
+    """One page of a list fetched with ``If-None-Match``: ``modified`` False is a 304 (free
+    of rate limit; ``items`` empty, the caller's copy is still current)."""
+
+    modified: bool
+    etag: str | None = None
+    items: list[T] = []
+    has_next: bool = False
 
 
 class CheckAnnotation(BaseModel):
@@ -142,6 +192,26 @@ class CodeHost(Protocol):
 
     def add_reaction(self, repo: str, comment_id: int, content: str) -> None:
         """React to a conversation comment (``+1``, ``eyes``, ...); reacting twice is harmless."""
+        ...
+
+    def get_review_comment(self, repo: str, comment_id: int) -> ReviewComment | None:
+        """One inline review comment (None when it no longer exists)."""
+        ...
+
+    def list_review_comments(
+        self, repo: str, number: int, *, page: int = 1, etag: str | None = None
+    ) -> Conditional[ReviewComment]:
+        """One page (100) of the PR's inline comments, conditional on ``etag``."""
+        ...
+
+    def list_review_comment_reactions(
+        self, repo: str, comment_id: int, *, etag: str | None = None
+    ) -> Conditional[Reaction]:
+        """Every reaction on an inline comment, conditional on the first page's ``etag``."""
+        ...
+
+    def rate_remaining(self) -> int | None:
+        """Requests left in this installation's shared rate-limit budget (None: unknown)."""
         ...
 
     def find_check_run(self, repo: str, head_sha: str, name: str, external_id: str) -> int | None:

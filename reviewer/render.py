@@ -471,6 +471,7 @@ def render_json(
                 "tokens": a.tokens,
                 "cost_usd": a.cost_usd,
                 "cache_hits": a.cache_hits,
+                "cache_layers": a.cache_layers,  # LLM cache lookups: exact / near / miss
                 "error": a.error,
             }
             for name, a in _ordered_agents(agents)

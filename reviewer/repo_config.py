@@ -19,6 +19,11 @@ in the review, so the team sees why its settings had no effect. Pure: no I/O.
     path = "app/payments/**"
     text = "Amounts are integers in cents; flag any float arithmetic on money."
 
+    [learning]                                # what feedback may change (reviewer.learning)
+    enabled = true
+    keep = ["sql-injection"]                  # never suppressed here, whatever the feedback
+    suppress = ["magic-number"]               # suppressed here by the team's decision
+
 The ``[architecture]`` table is read by ``reviewer.analyzers.arch_reviewer_config``.
 """
 
@@ -60,6 +65,27 @@ class ReviewOptions(_Section):
     inline_comment_cap: int | None = Field(default=None, ge=0, le=MAX_INLINE_CAP)
 
 
+class LearningOptions(_Section):
+    """``[learning]``: whether and how developers' feedback changes this repository's reviews.
+
+    The defaults and the reasons for them are in ``reviewer.learning`` (docs/learning.md).
+    """
+
+    enabled: bool = True
+    # Rule-wide suppression: at least this many rejections (rejected + dismissed, one vote
+    # per person and finding) and at least this share of all verdicts on the rule.
+    suppress_after: int = Field(default=3, ge=1, le=1000)
+    suppress_share: float = Field(default=0.8, gt=0.0, le=1.0)
+    # Weaker evidence lowers the rule's confidence instead (multiplied by ``confidence_factor``).
+    lower_after: int = Field(default=2, ge=1, le=1000)
+    lower_share: float = Field(default=0.5, gt=0.0, le=1.0)
+    confidence_factor: float = Field(default=0.5, ge=0.0, le=1.0)
+    # A finding whose code is this close (cosine) to code developers rejected here is held back.
+    similarity: float = Field(default=0.85, ge=0.5, le=1.0)
+    keep: list[str] = []
+    suppress: list[str] = []
+
+
 class PathInstruction(_Section):
     path: str = "**"
     text: str = Field(min_length=1, max_length=MAX_INSTRUCTION_CHARS)
@@ -73,6 +99,7 @@ class RepoConfig(_Section):
     review: ReviewOptions = ReviewOptions()
     instructions: list[PathInstruction] = []
     architecture: dict[str, Any] = {}
+    learning: LearningOptions = LearningOptions()
 
     @field_validator("instructions", mode="before")
     @classmethod

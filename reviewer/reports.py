@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from reviewer.acceptance import AcceptanceReport, markdown_lines, slack_text
 from reviewer.findings import Category, Severity
 
 UNASSIGNED_TEAM = "(no team)"
@@ -105,6 +106,9 @@ class DailyReport(BaseModel):
     overall: ScopeReport
     repos: list[ScopeReport]
     teams: list[ScopeReport]
+    # Acceptance per rule, agent, repository and team, and the false-positive trend
+    # (``reviewer.acceptance``); None in reports stored before the learning loop.
+    feedback: AcceptanceReport | None = None
 
 
 # --- team mapping ---------------------------------------------------------------------------
@@ -237,6 +241,7 @@ def build_daily_report(
     reviews: Sequence[ReviewFact],
     team_map: TeamMap | None = None,
     limit: int = TOP_N,
+    feedback: AcceptanceReport | None = None,
 ) -> DailyReport:
     """The summary of ``day``: top issues overall, per repository and per team, with trends.
 
@@ -274,6 +279,7 @@ def build_daily_report(
         overall=_scope("overall", "all repositories", findings, previous_findings, len(reviews), limit),
         repos=scopes["repo"],
         teams=scopes["team"],
+        feedback=feedback,
     )
 
 
@@ -317,6 +323,8 @@ def render_markdown(report: DailyReport, *, dashboard_url: str | None = None, pe
             lines += [f"**{scope.name}** — {scope.findings} finding(s), {scope.reviews} review(s)", ""]
             lines += _issue_table(scope.top[:per_scope])
             lines.append("")
+    if report.feedback is not None:
+        lines += ["", *markdown_lines(report.feedback)]
     if dashboard_url:
         lines += ["", f"[Open on the dashboard]({dashboard_url})"]
     lines += ["", report_marker(report.day)]
@@ -341,6 +349,8 @@ def slack_message(report: DailyReport, *, dashboard_url: str | None = None, limi
         f"Reviewer daily summary for {report.day.isoformat()}: {report.reviews} review(s), "
         f"{report.overall.findings} finding(s), ${report.cost_usd:.2f}"
     )
+    if report.feedback is not None and report.feedback.overall.rate is not None:
+        headline += f", {report.feedback.overall.rate * 100:.0f}% of findings accepted"
     issue_lines = [
         f"{rank}. `{issue.key}` — {issue.count} in {issue.prs} PR(s), {_trend_text(issue)}"
         for rank, issue in enumerate(report.overall.top[:limit], 1)
@@ -356,6 +366,8 @@ def slack_message(report: DailyReport, *, dashboard_url: str | None = None, limi
             for t in teams
         ]
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": "\n".join(team_lines)}})
+    if report.feedback is not None:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": slack_text(report.feedback)}})
     if dashboard_url:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f"<{dashboard_url}|Open the dashboard>"}]})
     return {"text": headline, "blocks": blocks}

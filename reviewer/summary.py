@@ -43,12 +43,15 @@ def build_summary(
     resolved: list[Finding] | None = None,
     since_sha: str | None = None,
     already_posted: int = 0,
+    held_back: int = 0,
+    learning_url: str | None = None,
 ) -> str:
     """The summary comment's Markdown, within GitHub's body limit.
 
     For an incremental run (``since_sha``), it says so, and lists the earlier findings the
     push fixed (``resolved``); ``already_posted`` counts findings not repeated because an
-    earlier review already commented on them.
+    earlier review already commented on them; ``held_back`` those the learning loop did not
+    post because developers here rejected them (``learning_url`` shows what was learned).
     """
     count = len(findings)
     lines = [
@@ -65,6 +68,10 @@ def build_summary(
     if already_posted:
         plural = "s" if already_posted != 1 else ""
         lines += ["", f"{already_posted} finding{plural} already commented on in an earlier review (not repeated)."]
+    if held_back:
+        plural = "s" if held_back != 1 else ""
+        where = f" ([what was learned]({learning_url}))" if learning_url else ""
+        lines += ["", f"{held_back} finding{plural} held back by learned feedback: developers here rejected them before{where}."]
     if findings:
         lines += ["", "### Findings by category and severity", "", *_counts_table(findings)]
     if resolved:

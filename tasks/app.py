@@ -10,6 +10,7 @@ from kombu import Queue
 from config.logging import configure_logging
 from config.settings import Settings
 from tasks.metrics import connect_worker_metrics
+from tasks.cache import connect_llm_warmup
 from tasks.services import Services
 
 QUEUE_LLM = "llm"
@@ -17,6 +18,7 @@ QUEUE_DEFAULT = "default"
 
 TASK_MODULES = (
     "tasks.review", "tasks.sweeper", "tasks.reports", "tasks.cache", "tasks.commands",
+    "tasks.feedback", "tasks.reactions",
 )
 
 
@@ -102,6 +104,12 @@ def create_celery_app(
                 "schedule": crontab(hour=5, minute=30),
                 "options": {"queue": QUEUE_DEFAULT, "expires": 12 * 3600},
             },
+            # Reactions fire no webhook: poll the bot's recent inline comments (ETags, budget).
+            "poll-reactions": {
+                "task": "reviewer.poll_reactions",
+                "schedule": settings.feedback_reactions_poll_interval_s,
+                "options": {"queue": QUEUE_DEFAULT, "expires": settings.feedback_reactions_poll_interval_s},
+            },
         },
         imports=TASK_MODULES,
     )
@@ -111,6 +119,7 @@ def create_celery_app(
     setup_logging.connect(_logging_for(settings), weak=False)
     app.reviewer_services = services or Services(settings)
     connect_worker_metrics(app)
+    connect_llm_warmup(app, settings)
     # The tasks are shared tasks: importing their modules registers them on every app.
     import importlib
 

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 from celery import Celery, chord, group
 from celery.canvas import Signature
+from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from reviewer.payloads import AGENT_NAMES, ReviewRef
+
+#: What a refused publish raises (broker down or unreachable).
+BROKER_ERRORS = (OperationalError, RedisError, ConnectionError, OSError)
 
 
 def _on_error(app: Celery, review_id: int) -> Signature:

@@ -18,6 +18,7 @@ from reviewer.commands import HELP_MARKER, HELP_TEXT, REACTIONS, CommandKind, Co
 from tasks.base import ReviewerTask
 from tasks.intake import send
 from tasks.publishing import backoff, connection
+from tasks.queueing import admit
 
 #: The trigger of a review asked for in full (``/reviewer review``): never incremental.
 FULL_REVIEW_TRIGGER = "command.review"
@@ -89,9 +90,9 @@ def _full_review(task: ReviewerTask, host, command: CommandRequest, log) -> str:
             return f"head already reviewed ({review.status})"
         if not created:
             repo.reset_review(s, review_id, trigger=FULL_REVIEW_TRIGGER)
-        repo.cancel_open_reviews(
-            s, command.repo, command.number, except_review=review_id,
-            reason=f"superseded by /reviewer review of {info.head_sha[:12]}",
-        )
+            review = repo.get_review(s, review_id)
+        start_now = admit(s, review, log)
+    if not start_now:
+        return "review waiting for the running one"
     send(services, task.app, delivery_id=None, review_id=review_id, log=log)
     return "review queued"

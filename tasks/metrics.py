@@ -56,6 +56,7 @@ AGENT_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300)
 COST_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 50)
 
 TASK_RUN_AGENT = "reviewer.run_agent"
+CACHE_LAYERS = ("exact", "near")
 TASK_MARK_FAILED = "reviewer.mark_review_failed"
 
 
@@ -70,6 +71,7 @@ class ReviewerMetrics:
     agent_runs: Counter
     tokens: Counter
     cache_hits: Counter
+    cache_misses: Counter
     tasks: Counter
     circuit_breaker_state: Gauge
 
@@ -107,8 +109,14 @@ def reviewer_metrics() -> ReviewerMetrics:
         ),
         cache_hits=Counter(
             "reviewer_cache_hits_total",
-            "Findings reused from the similarity cache instead of a model call, by layer.",
+            "Code units answered from the LLM similarity cache at zero tokens, by layer "
+            "(exact: same normalised code; near: embedding similarity) and agent.",
             ["layer", "agent"],
+        ),
+        cache_misses=Counter(
+            "reviewer_cache_misses_total",
+            "Code units looked up in the LLM similarity cache and sent to the model, by agent.",
+            ["agent"],
         ),
         tasks=Counter(
             "reviewer_celery_tasks_total", "Celery tasks finished, by task and state.", ["task", "state"]
@@ -153,8 +161,11 @@ def observe_agent_result(result: dict[str, Any]) -> None:
     model = _model_of(result)
     # Touch the series even at zero so dashboards and alerts see them before the first token.
     m.tokens.labels(model, agent).inc(int(result.get("tokens") or 0))
-    # AgentResult has one total today; "any" until it says which layer (exact/near) hit.
-    m.cache_hits.labels("any", agent).inc(int(result.get("cache_hits") or 0))
+    # Hit rate per layer = hits{layer} / (hits{exact} + hits{near} + misses).
+    layers = result.get("cache_layers") or {}
+    for layer in CACHE_LAYERS:
+        m.cache_hits.labels(layer, agent).inc(int(layers.get(layer) or 0))
+    m.cache_misses.labels(agent).inc(int(layers.get("miss") or 0))
 
 
 def _model_of(result: dict[str, Any]) -> str:

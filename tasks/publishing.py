@@ -15,6 +15,7 @@ from reviewer.adapters.github import (
 )
 from reviewer.adapters.storage import PostedKind, ReviewStatus
 from reviewer.adapters.storage import repositories as repo
+from reviewer.adapters.storage.learning import learning_record
 from reviewer.agents.registry import analysed_suffixes
 from reviewer.diff import parse_file_patch
 from reviewer.findings import Severity
@@ -24,6 +25,7 @@ from reviewer.render import build_review
 from reviewer.summary import SUMMARY_MARKER as SUMMARY_MARKER_TEXT
 from reviewer.summary import build_summary, is_summary
 from tasks.base import ReviewerTask
+from tasks.learning import learning_url
 
 FINISHED = {ReviewStatus.POSTED, ReviewStatus.COMPLETED, ReviewStatus.CANCELLED}
 
@@ -134,6 +136,8 @@ def publish_summary_and_check(task: ReviewerTask, review_id: int, log) -> None:
             resolved=incremental.resolved(scope, all_findings),
             since_sha=scope.since_sha if scope else None,
             already_posted=len(all_findings) - len(findings),
+            held_back=len(learning_record(review).get("held_back", [])),
+            learning_url=learning_url(services, review.repo),
         )
         host = services.code_host(review.installation_id)
         with connection(host):

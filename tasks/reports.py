@@ -17,6 +17,7 @@ import httpx
 import structlog
 from celery import shared_task
 
+from reviewer.acceptance import ACCEPTANCE_DAYS, TREND_DAYS, acceptance_report
 from reviewer.adapters.storage import reports as store
 from reviewer.reports import (
     DailyReport,
@@ -69,10 +70,13 @@ def build_report(services: Services, day: date) -> DailyReport:
     """The report of ``day`` from the stored reviews, compared with the day before."""
     period = store.day_bounds(day)
     previous = store.day_bounds(day - timedelta(days=1))
+    team_map = load_team_map(services.settings.team_map_file)
+    feedback_start, _ = store.day_bounds(day - timedelta(days=max(ACCEPTANCE_DAYS, TREND_DAYS) - 1))
     with services.db.session() as s:
         findings = store.finding_facts(s, *period)
         previous_findings = store.finding_facts(s, *previous)
         reviews = store.review_facts(s, *period)
+        verdicts = store.verdict_facts(s, feedback_start, period[1], team_of=team_map.team_of)
     return build_daily_report(
         day=day,
         period=period,
@@ -80,7 +84,8 @@ def build_report(services: Services, day: date) -> DailyReport:
         findings=findings,
         previous_findings=previous_findings,
         reviews=reviews,
-        team_map=load_team_map(services.settings.team_map_file),
+        team_map=team_map,
+        feedback=acceptance_report(verdicts, last_day=day),
     )
 
 

@@ -26,14 +26,14 @@ from reviewer.adapters.storage import repositories as repo
 from reviewer.agents.registry import analysed_suffixes
 from reviewer.collect import collect_snapshot
 from reviewer.diff import parse_file_patch
-from reviewer.fixes import generate_fixes as fix_findings
-from reviewer.incremental import IncrementalScope
 from reviewer.merge import complete_results, merge_findings, review_skip_notes
 from reviewer.payloads import AgentResult, AgentStatus, ReviewRef
 from reviewer.render import build_review, review_marker
 from tasks.base import ReviewerTask
 from tasks.canvas import review_tail
-from tasks.commands import FULL_REVIEW_TRIGGER  # also registers the command task
+from tasks.fixing import FIXES_STEP, with_fixes
+from tasks.learning import apply as apply_learning
+from tasks.learning import few_shot as few_shot_examples
 from tasks.metrics import observe_review_posted
 from tasks.publishing import (
     FINISHED,
@@ -43,6 +43,8 @@ from tasks.publishing import (
     publish_summary_and_check,
     report_progress,
 )
+from tasks.queueing import hand_over, stop_if_superseded
+from tasks.rereview import plan_incremental, previous_review
 
 GITHUB_RETRIES = 5
 
@@ -57,14 +59,17 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
         if review is None:
             log.warning("review.missing")
             raise Ignore()
-        if review.status in FINISHED:
-            log.info("review.already_finished", status=str(review.status))
+        if review.status in FINISHED or review.status == ReviewStatus.WAITING:
+            # a waiting review is dispatched by the hand-over, never by a stray message
+            log.info("review.not_runnable", status=str(review.status))
             raise Ignore()
         snapshot = repo.load_snapshot(s, review_id)
         source, repo_name, number = review.source, review.repo, review.pr_number
         head_sha, installation_id = review.head_sha, review.installation_id
-        previous = _previous_review(s, review) if snapshot is None and source == "github" else None
+        previous = previous_review(s, review) if snapshot is None and source == "github" else None
     if source == "github":
+        if stop_if_superseded(self.services, self.app, review_id, log):
+            raise Ignore()
         check_run(self.services, review_id, log, [], create=True)
 
     if snapshot is None:
@@ -77,7 +82,7 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
                 info = host.get_pull_request(repo_name, number)
                 if info.state == "open" and not (head_sha and info.head_sha != head_sha):
                     snapshot = collect_snapshot(host, info)
-                    scope = _plan_incremental(host, info, previous, log)
+                    scope = plan_incremental(host, info, previous, log)
             if info.state != "open" or (head_sha and info.head_sha != head_sha):
                 reason = "pull request closed" if info.state != "open" else (
                     f"superseded: the head moved to {info.head_sha[:12]}"
@@ -86,6 +91,7 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
                     repo.set_review_status(s, review_id, ReviewStatus.CANCELLED, error=reason)
                 check_run(self.services, review_id, log, [checks.cancelled(reason)])
                 log.info("review.cancelled", reason=reason)
+                hand_over(self.services, self.app, review_id, log)
                 raise Ignore()
         except TransientGitHubError as exc:
             raise self.retry(exc=exc, countdown=exc.retry_after or backoff(self.request.retries))
@@ -99,6 +105,9 @@ def prepare(self: ReviewerTask, review_id: int) -> dict:
             repo.save_snapshot(s, review_id, snapshot)
             repo.save_incremental(s, review_id, scope.model_dump(mode="json") if scope else None)
     with db.session() as s:
+        current = repo.lock_review(s, review_id)
+        if current is None or current.status in FINISHED:  # replaced or closed meanwhile
+            raise Ignore()
         repo.set_review_status(s, review_id, ReviewStatus.RUNNING)
     if source == "github":
         check_run(self.services, review_id, log, [checks.progress({})])
@@ -141,6 +150,8 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
         with db.session() as s:
             done = repo.load_agent_results(s, review_id).get(agent)
             snapshot = repo.load_snapshot(s, review_id) if done is None else None
+            review_row = repo.get_review(s, review_id) if done is None else None
+            scope = review_row.incremental if review_row is not None else None
         if done is not None and done.status == AgentStatus.OK:
             log.info("agent.reused")
             return done.model_dump(mode="json")
@@ -159,7 +170,12 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
         if llm is not None and result.status == AgentStatus.OK:
             # Never raises: a provider failure or an open breaker leaves the static result,
             # with mode "static (llm unavailable)" and the reason in ``error``.
-            result = llm.augment(agent, snapshot, result, review_key=str(review_id))
+            result = llm.augment(
+                agent, snapshot, result, review_key=str(review_id),
+                examples=few_shot_examples(self.services, snapshot, agent, log, result.findings),
+                # a re-review sends only code the push changed (agents may share a request)
+                rereview=llm.rereview(scope, review_key=str(review_id)),
+            )
             log.info("agent.llm", mode=result.mode, tokens=result.tokens, cost_usd=result.cost_usd)
     except SoftTimeLimitExceeded:
         result = AgentResult(
@@ -183,8 +199,14 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
 
 @shared_task(bind=True, base=ReviewerTask, name="reviewer.generate_fixes")
 def generate_fixes(self: ReviewerTask, results: list, *, review_id: int) -> dict:
-    """The chord callback: validate what the agents returned, merge, store the findings."""
+    """The chord callback: validate what the agents returned, merge, fix, store the findings.
+
+    The LLM fixes' calls happen outside any transaction; a redelivery after the findings were
+    stored with a ``fixes`` step does not pay for them again.
+    """
     log = self.log(review_id=review_id)
+    if stop_if_superseded(self.services, self.app, review_id, log):  # before paying for fixes
+        return {"review_id": review_id, "findings": 0, "status": "cancelled"}
     received = []
     for raw in results or []:
         try:
@@ -193,6 +215,10 @@ def generate_fixes(self: ReviewerTask, results: list, *, review_id: int) -> dict
             log.warning("agent.result_invalid", error=str(exc)[:500])
     with self.services.db.session() as s:
         stored = repo.load_agent_results(s, review_id)
+        if FIXES_STEP in stored:
+            count = len(repo.load_findings(s, review_id))
+            log.info("review.merged_already", findings=count)
+            return {"review_id": review_id, "findings": count}
         complete = complete_results(received, stored)
         findings = merge_findings(complete.values())
         snapshot = repo.load_snapshot(s, review_id)
@@ -202,11 +228,15 @@ def generate_fixes(self: ReviewerTask, results: list, *, review_id: int) -> dict
         kept = repo_config.apply_to_findings(findings, config, ignored=ignored)
         if len(kept) != len(findings):
             log.info("findings.suppressed", by_config_or_ignore=len(findings) - len(kept))
-        findings = _with_fixes(kept, snapshot, self.services.settings, log)
+        kept = apply_learning(self.services, s, review, snapshot, kept, config, log)
+    findings, fixes_step = with_fixes(kept, snapshot, self.services, review_id=review_id, log=log)
+    with self.services.db.session() as s:
         repo.save_findings(s, review_id, findings)
         for result in complete.values():
             if result.agent not in stored:
                 repo.save_agent_result(s, review_id, result)
+        if fixes_step is not None:
+            repo.save_agent_result(s, review_id, fixes_step)
     log.info("review.merged", findings=len(findings))
     return {"review_id": review_id, "findings": len(findings)}
 
@@ -222,7 +252,9 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         republish = republish and current.source == "github"
     if republish:  # posted already (a redelivery): nothing is posted again; the summary is edited
         publish_summary_and_check(self, review_id, log)
+        hand_over(services, self.app, review_id, log)
         return {"review_id": review_id, "status": "posted", "github_review_id": current.github_review_id}
+    stop_if_superseded(services, self.app, review_id, log)  # then it is cancelled, below
     with services.db.session() as s:
         review = repo.lock_review(s, review_id)
         if review is None or review.status in FINISHED:
@@ -234,6 +266,7 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
     if status is not None:
         if cancelled:  # superseded or closed while running: its check run says so, nothing posts
             check_run(services, review_id, log, [checks.cancelled(reason)])
+        hand_over(services, self.app, review_id, log)
         return {"review_id": review_id, "status": status}
     with services.db.session() as s:
         review = repo.lock_review(s, review_id)
@@ -307,41 +340,8 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         observe_review_posted(review.created_at, results.values())
     log.info("review.posted", github_review_id=github_id, comments=len(rendered.comments))
     publish_summary_and_check(self, review_id, log)
+    hand_over(services, self.app, review_id, log)
     return {"review_id": review_id, "status": "posted", "github_review_id": github_id}
-
-
-#: GitHub's compare lists at most 300 files; beyond that, review everything.
-COMPARE_FILE_LIMIT = 300
-
-
-def _previous_review(s, review):
-    """(id, head SHA, open findings) of the PR's last posted review, if an incremental run
-    may build on it."""
-    if review.trigger == FULL_REVIEW_TRIGGER or review.pr_number is None:
-        return None
-    last = repo.latest_review(s, review.repo, review.pr_number, statuses=(ReviewStatus.POSTED,))
-    if last is None or last.id == review.id or not last.head_sha or last.head_sha == review.head_sha:
-        return None
-    scope = IncrementalScope.model_validate(last.incremental) if last.incremental else None
-    return last.id, last.head_sha, incremental.still_open(scope, repo.load_findings(s, last.id))
-
-
-def _plan_incremental(host, info, previous, log) -> IncrementalScope | None:
-    """The scope of an incremental run, or None for a full review (no earlier review, or
-    the compare failed, e.g. after a force push GitHub no longer knows the old head)."""
-    if previous is None:
-        return None
-    since_id, since_sha, earlier_open = previous
-    try:
-        compared = host.compare(info.repo, since_sha, info.head_sha)
-    except PermanentGitHubError as exc:
-        log.info("review.full_compare_failed", since=since_sha[:12], status=exc.status)
-        return None
-    if len(compared) >= COMPARE_FILE_LIMIT:
-        return None
-    return incremental.plan_scope(
-        since_sha=since_sha, since_review_id=since_id, compared=compared, earlier_open=earlier_open
-    )
 
 
 def _post_once(host, review, marker: str, render, log):
@@ -369,28 +369,6 @@ def _post_once(host, review, marker: str, render, log):
     return github_id, rendered
 
 
-# -- fixes, the summary comment and the check run ------------------------------------------
-
-
-def _with_fixes(findings, snapshot, settings, log):
-    """The findings with validated suggestions; on any trouble, without suggestions at all
-    (an unvalidated suggestion is never offered)."""
-    if snapshot is None:
-        return [f.model_copy(update={"suggestion": None}) for f in findings]
-    try:
-        diffs = {
-            f.path: parse_file_patch(f.path, f.patch, status=str(f.status), previous_path=f.previous_path)
-            for f in snapshot.files
-        }
-        texts = {f.path: f.head_content for f in snapshot.files}
-        fixed = fix_findings(findings, texts, diffs, threshold=settings.fix_confidence_threshold)
-    except Exception:
-        log.exception("fixes.failed")
-        return [f.model_copy(update={"suggestion": None}) for f in findings]
-    log.info("fixes.generated", suggestions=sum(1 for f in fixed if f.suggestion is not None))
-    return fixed
-
-
 def _comment_fingerprints(comments):
     from reviewer.render import fingerprint_of_comment
 
@@ -411,4 +389,6 @@ def mark_review_failed(self: ReviewerTask, *args, review_id: int | None = None) 
         review = repo.get_review(s, review_id)
         if review is not None and review.status not in FINISHED:
             repo.set_review_status(s, review_id, ReviewStatus.FAILED, error=error[:2000])
-    self.log(review_id=review_id).error("review.failed", error=error[:500])
+    log = self.log(review_id=review_id)
+    log.error("review.failed", error=error[:500])
+    hand_over(self.services, self.app, review_id, log)

@@ -44,6 +44,8 @@ def review_record(review, results, findings) -> dict:
         "finished_at": ts(review.finished_at),
         "posted_at": ts(review.posted_at),
         "dispatch_attempts": review.dispatch_attempts,
+        # Counts, skip notes and what learned feedback held back or lowered ("learning").
+        "summary": review.summary or {},
         "agents": {
             name: {
                 "status": str(r.status),
@@ -51,6 +53,7 @@ def review_record(review, results, findings) -> dict:
                 "tokens": r.tokens,
                 "cost_usd": r.cost_usd,
                 "cache_hits": r.cache_hits,
+                "cache_layers": r.cache_layers,
                 "error": r.error,
             }
             for name, r in sorted(results.items())

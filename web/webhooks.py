@@ -45,7 +45,10 @@ def github_webhook():
         return _problem(400, f"malformed payload: {exc}")
 
     try:
-        decision = decide(event, payload, bot_login=ctx.settings.github_bot_login)
+        decision = decide(
+            event, payload, bot_login=ctx.settings.github_bot_login,
+            classify_replies=ctx.settings.llm_enabled,
+        )
     except PayloadError as exc:
         return _problem(400, f"unexpected {event} payload: {exc}")
     if decision.kind == DecisionKind.PONG:

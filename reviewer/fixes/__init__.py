@@ -2,8 +2,9 @@
 
 A finding at or above the confidence threshold gets a ``suggestion`` (replacement text for
 its lines, GitHub's ```suggestion block) when one of the rewrites below applies, or keeps
-the one its tool proposed (ruff's safe autofixes). Either way the fix is applied to the
-head file and validated (:mod:`reviewer.fixes.validate`); a fix that fails, that does not
+the one its tool proposed (ruff's safe autofixes); for a few of the rest (the worst first)
+an injected ``ask_llm`` may propose one (:mod:`reviewer.fixes.llm`). Whatever proposed it,
+the fix is applied to the head file and validated (:mod:`reviewer.fixes.validate`); a fix that fails, that does not
 sit on lines GitHub lets us comment on (RIGHT side, one hunk), or that belongs to a finding
 below the threshold is dropped and the finding stays plain advice. Pure: no network.
 """
@@ -11,6 +12,7 @@ below the threshold is dropped and the finding stays plain advice. Pure: no netw
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from itertools import islice
 
 from reviewer.diff import FileDiff, validate_anchor
 from reviewer.findings import Finding
@@ -29,6 +31,8 @@ from reviewer.fixes.validate import Candidate, Linter, ruff_linter, validate
 DEFAULT_THRESHOLD = 0.8
 
 Rewrite = Callable[[Finding, Source], Fix | None]
+#: Asks a model for a fix of one finding (None: no fix, or no budget left). Never raises.
+AskFix = Callable[[Finding, Source], Fix | None]
 
 #: Finding rule → its deterministic rewrite.
 REWRITES: dict[str, Rewrite] = {
@@ -44,6 +48,7 @@ REWRITES: dict[str, Rewrite] = {
 __all__ = [
     "DEFAULT_THRESHOLD",
     "REWRITES",
+    "AskFix",
     "Fix",
     "Linter",
     "apply_fix",
@@ -81,17 +86,29 @@ def generate_fixes(
     *,
     threshold: float = DEFAULT_THRESHOLD,
     linter: Linter | None = None,
+    ask_llm: AskFix | None = None,
+    llm_limit: int = 0,
 ) -> list[Finding]:
     """``findings`` with validated suggestions, in the same order.
 
     ``head_texts`` maps a path to the head file's text (None when unknown); ``diffs`` maps
     it to its parsed patch. A kept fix may widen the finding's lines to the fix's lines
-    (a suggestion replaces exactly the lines it is anchored on).
+    (a suggestion replaces exactly the lines it is anchored on). ``ask_llm`` is asked about
+    at most ``llm_limit`` confident findings that have no fix of their own, worst first.
     """
     out = list(findings)
     candidates: list[Candidate] = []
     owners: list[int] = []
     sources: dict[str, Source] = {}
+    unfixed: list[int] = []
+
+    def consider(index: int, fix: Fix | None, source: Source) -> None:
+        path = findings[index].path
+        if fix is None or fix.end_line > len(source.lines) or not _commentable(fix, diffs.get(path)):
+            return
+        candidates.append(Candidate(path, source.text, fix))
+        owners.append(index)
+
     for index, finding in enumerate(findings):
         if finding.suggestion is not None:
             out[index] = finding.model_copy(update={"suggestion": None})
@@ -102,10 +119,18 @@ def generate_fixes(
             continue
         source = sources.setdefault(finding.path, Source(finding.path, text))
         fix = propose_fix(finding, source)
-        if fix is None or fix.end_line > len(source.lines) or not _commentable(fix, diffs.get(finding.path)):
-            continue
-        candidates.append(Candidate(finding.path, text, fix))
-        owners.append(index)
+        if fix is None and source.tree is not None and "\r" not in text:
+            unfixed.append(index)
+        consider(index, fix, source)
+    if ask_llm is not None and llm_limit > 0:
+        askable = (
+            i
+            for i in sorted(unfixed, key=lambda i: (findings[i].sort_key(), i))
+            if _commentable(Fix(findings[i].line, findings[i].last_line, ""), diffs.get(findings[i].path))
+        )
+        for index in islice(askable, llm_limit):
+            source = sources[findings[index].path]
+            consider(index, ask_llm(findings[index], source), source)
     if not candidates:
         return out
     verdicts = validate(candidates, linter or ruff_linter())

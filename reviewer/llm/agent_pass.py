@@ -14,6 +14,7 @@ from typing import Protocol
 from reviewer.findings import Category, Finding
 from reviewer.llm.budget import AgentPlan, BudgetPolicy, plan_agent
 from reviewer.llm.calls import ChunkAnswer, ChunkRequest, ChunkReviewer
+from reviewer.llm.joint import JointPlan, JointStore, joint_answer, plan_joint
 from reviewer.llm.mapping import map_findings
 from reviewer.llm.pricing import PriceTable
 from reviewer.llm.prompts import (
@@ -22,7 +23,8 @@ from reviewer.llm.prompts import (
     build_messages,
     repo_instructions,
 )
-from reviewer.llm.selection import build_units
+from reviewer.llm.schema import schema_prompt_tokens
+from reviewer.llm.selection import Focus, build_units, focus_units
 from reviewer.llm.tokens import TokenCounter, count_messages
 from reviewer.payloads import AgentResult, SkipNote
 from reviewer.snapshot import PullRequestSnapshot
@@ -60,6 +62,24 @@ class LLMPassConfig:
     models: Mapping[str, str]
     policy: BudgetPolicy = field(default_factory=BudgetPolicy)
     usd_cap_per_pr: float = 1.0
+    # Few-shot lines from the learning loop (``reviewer.learning.few_shot_text``); part of
+    # every request's measured fixed part, so the token budget still holds.
+    examples: str = ""
+
+
+@dataclass(frozen=True)
+class Rereview:
+    """A re-review after a push: only code the push changed is sent (``focus``, from the
+    incremental scope); unchanged hunks — reviewed or clipped before — are not sent again,
+    their earlier findings are carried over. With a ``store``, the agents of the run share
+    one request for that code when it is cheaper (``reviewer.llm.joint``)."""
+
+    focus: Focus
+    since_sha: str = ""
+    store: JointStore | None = None
+    run_key: str = ""  # the review: only agents of the same run share a request
+    agents: tuple[str, ...] = ("security", "performance", "quality", "architecture")
+    wait_s: float = 120.0  # how long an agent waits for the share another agent is fetching
 
 
 def run_llm_pass(
@@ -73,23 +93,35 @@ def run_llm_pass(
     prices: PriceTable,
     ledger: SpendLedger,
     nonce: Callable[[], str],
+    rereview: Rereview | None = None,
 ) -> AgentResult:
     """``static`` plus what the LLM found on this agent's riskiest hunks, with usage and notes."""
     model = config.models.get(agent) or next(iter(config.models.values()))
     units, file_skips = build_units(snapshot)
+    unchanged = []
+    if rereview is not None:
+        units, unchanged = focus_units(units, rereview.focus)
     instructions = repo_instructions(snapshot.config_files, sorted({unit.path for unit in units}))
     # The request's fixed part (rules, task, known findings, instructions), measured rather
     # than assumed, so that planned chunks really fit the budget.
-    fixed = _messages(agent, [], snapshot, static.findings, instructions, nonce, config)
-    policy = replace(config.policy, overhead_tokens=count_messages(fixed, count) + 16)
+    followup = rereview is not None
+    fixed = _messages(agent, [], snapshot, static.findings, instructions, nonce, config, followup)
+    policy = replace(config.policy, overhead_tokens=count_messages(fixed, count) + schema_prompt_tokens(count) + 16)
     plan = plan_agent(agent, units, policy, count)
     notes = [SkipNote(path=p, reason=f"not sent to the LLM: {r}") for p, r in sorted(file_skips.items())]
     tally = _Tally()
     stop: tuple[str, str] | None = None  # (mode, note) once the pass must end
     done_chunks = 0
+    shared = _joint_plan(agent, units, snapshot, static, instructions, nonce, config, count, prices, rereview)
+    if shared is not None:  # one request for several agents replaces this agent's own plan
+        model = shared.model
+        plan = AgentPlan(agent=agent, chunks=[list(shared.per_agent[agent])])
     for index, chunk in enumerate(plan.chunks):
-        messages = _messages(agent, chunk, snapshot, static.findings, instructions, nonce, config)
-        estimate = prices.cost(model, count_messages(messages, count), policy.max_output_tokens)
+        agents = shared.agents if shared is not None else agent
+        messages = _messages(agents, chunk if shared is None else shared.units, snapshot, static.findings,
+                             instructions, nonce, config, followup)
+        prompt = count_messages(messages, count) + schema_prompt_tokens(count, joint=shared is not None)
+        estimate = prices.cost(model, prompt, policy.max_output_tokens)
         if ledger.spent() + estimate > config.usd_cap_per_pr:
             stop = (MODE_COST_CAP, f"per-PR LLM cost cap ${config.usd_cap_per_pr:g} reached")
             _clip(notes, agent, plan.chunks[index:], "PR cost cap reached")
@@ -101,8 +133,21 @@ def run_llm_pass(
             model=model,
             messages=messages,
             max_output_tokens=policy.max_output_tokens,
+            agents=shared.agents if shared is not None else (),
         )
-        answer = reviewer(request)
+        answer = None
+        if shared is not None:
+            answer = joint_answer(
+                shared, agent, store=rereview.store, request=lambda r=request: r, reviewer=reviewer,
+                wait_s=rereview.wait_s, claim_ttl_s=rereview.wait_s,
+            )
+            if answer is None:  # the share did not come: this agent's own request after all
+                model = config.models.get(agent) or model
+                request = replace(request, agents=(), model=model, messages=_messages(
+                    agent, chunk, snapshot, static.findings, instructions, nonce, config, followup))
+                shared = None
+        if answer is None:
+            answer = reviewer(request)
         cost = tally.add(answer, prices)
         if cost:
             ledger.add(cost)
@@ -115,7 +160,7 @@ def run_llm_pass(
             _clip(notes, agent, [chunk], "LLM answer invalid")
             continue
         found, dropped = map_findings(
-            answer.findings, chunk, category=Category(agent) if agent in Category._value2member_map_ else Category.QUALITY,
+            answer.findings, list(shared.units) if shared is not None else chunk, category=Category(agent) if agent in Category._value2member_map_ else Category.QUALITY,
             model=model, static=static.findings,
         )
         tally.findings.extend(found)
@@ -123,6 +168,12 @@ def run_llm_pass(
         done_chunks += 1
     _clip(notes, agent, [plan.clipped], "over the PR token budget")
     mode, error = _outcome(stop, done_chunks, tally, plan)
+    if rereview is not None and unchanged:
+        since = f" since {rereview.since_sha[:12]}" if rereview.since_sha else ""
+        error = _join(error, (
+            f"re-review: {len(unchanged)} hunk(s) unchanged{since} not sent again (reviewed or "
+            "clipped in the earlier review; clipped ones stay clipped, earlier findings are kept)"
+        ))
     return static.model_copy(
         update={
             "findings": _merge(static.findings, tally.findings),
@@ -131,6 +182,7 @@ def run_llm_pass(
             "tokens": static.tokens + tally.tokens,
             "cost_usd": round(static.cost_usd + tally.cost, 6),
             "cache_hits": static.cache_hits + tally.cache_hits,
+            "cache_layers": _sum_layers(static.cache_layers, tally.cache_layers),
             "mode": mode,
         }
     )
@@ -144,6 +196,7 @@ class _Tally:
     cache_hits: int = 0
     malformed: int = 0
     dropped: int = 0
+    cache_layers: dict[str, int] = field(default_factory=dict)
 
     def add(self, answer: ChunkAnswer, prices: PriceTable) -> float:
         cost = sum(
@@ -151,16 +204,43 @@ class _Tally:
         )
         self.tokens += sum(c.total for c in answer.calls)
         self.cost += cost
-        self.cache_hits += int(answer.cache_hit)
+        self.cache_layers = _sum_layers(self.cache_layers, answer.cache_layers)
+        # units answered from the cache (exact or near); a cache without layer counts: requests
+        self.cache_hits += (
+            answer.cache_layers.get("exact", 0) + answer.cache_layers.get("near", 0)
+            if answer.cache_layers else int(answer.cache_hit)
+        )
         return cost
 
 
-def _messages(agent, chunk, snapshot, known, instructions, nonce, config) -> list[dict[str, str]]:
+def _sum_layers(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
+    return {k: a.get(k, 0) + b.get(k, 0) for k in dict.fromkeys([*a, *b])}
+
+
+def _joint_plan(agent, units, snapshot, static, instructions, nonce, config, count, prices, rereview) -> JointPlan | None:
+    """The joint request this agent takes part in on a re-review, if any (same in every agent)."""
+    if rereview is None or rereview.store is None or not units:
+        return None
+
+    def measure(agents, chosen) -> int:
+        # static findings differ per agent process only for this agent; the plan must be the
+        # same in every process, so it is measured without them
+        messages = _messages(list(agents), list(chosen), snapshot, [], instructions, nonce, config, followup=True)
+        return count_messages(messages, count) + schema_prompt_tokens(count, joint=len(agents) > 1)
+
+    shared = plan_joint(
+        units, agents=rereview.agents, models=config.models, prices=prices, policy=config.policy,
+        measure=measure, scope_key=f"{rereview.run_key}|{PROMPT_VERSION}",
+    )
+    return shared if shared is not None and agent in shared.agents else None
+
+
+def _messages(agent, chunk, snapshot, known, instructions, nonce, config, followup=False) -> list[dict[str, str]]:
     for _ in range(8):
         try:
             return build_messages(
                 agent, chunk, nonce=nonce(), known=known, instructions=instructions,
-                title=snapshot.title,
+                title=snapshot.title, examples=config.examples, followup=followup,
             )
         except BoundaryCollision:
             continue

@@ -27,7 +27,7 @@ DEFAULT_SHARES: Mapping[str, float] = {
 class BudgetPolicy:
     """Knobs from settings: the PR's tokens (prompt + answer), per-request limits, shares."""
 
-    tokens_per_pr: int = 8_000  # the measured default (docs/llm.md); settings override it
+    tokens_per_pr: int = 7_500  # the measured default (docs/llm.md); settings override it
     max_chunk_tokens: int = 3_000
     max_output_tokens: int = 600
     # Prompt tokens every request costs besides the code (rules, schema, task, known findings).

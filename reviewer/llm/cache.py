@@ -270,6 +270,9 @@ class CachedChunkReviewer:
         if not units:
             return self.inner(request)
         version = cache_version(request.prompt_version, request.model, self.ruleset)
+        if request.joint:
+            return self._joint(request, units, version)
+        before = (self.stats.exact, self.stats.near, self.stats.misses)
         hit_count = 0
         reused: list[LLMFinding] = []
         misses: list[tuple[RenderedUnit, str, Sequence[float] | None]] = []
@@ -292,12 +295,38 @@ class CachedChunkReviewer:
         if not hit_count:
             answer = self.inner(request)
         elif not misses:
-            return ChunkAnswer(findings=reused, calls=[], cache_hit=True)
+            return ChunkAnswer(findings=reused, calls=[], cache_hit=True, cache_layers=self._layers(before))
         else:
             answer = self.inner(rewrite(request, blocks))
         if answer.ok:
             self._store(request.agent, version, answer.findings, misses)
         answer.findings = [*reused, *answer.findings]
+        answer.cache_layers = self._layers(before)
+        return answer
+
+    def _layers(self, before: tuple[int, int, int]) -> dict[str, int]:
+        exact, near, misses = before
+        return {"exact": self.stats.exact - exact, "near": self.stats.near - near,
+                "miss": self.stats.misses - misses}
+
+    def _joint(self, request: ChunkRequest, units: list[RenderedUnit], version: str) -> ChunkAnswer:
+        """A joint request (several agents, code changed since the last review) is sent as it
+        is; its answer is stored per agent and unit, so the same code later hits for each."""
+        answer = self.inner(request)
+        if not answer.ok:
+            return answer
+        parts = [part for unit in units for part in segments(unit)]
+        vectors: list[Sequence[float] | None] = [None] * len(parts)
+        if self.embed is not None and parts:
+            try:
+                vectors = list(self.embed([normalise("\n".join(p.lines)) for p in parts]))
+            except Exception:
+                log.warning("llm.cache_embed_failed", exc_info=True)
+        for agent in request.agents:
+            mine = [f for f in answer.findings if (getattr(f, "agent", None) or request.agents[0]) == agent]
+            misses = [(part, key_hash("\n".join(part.lines), agent=agent, version=version), vector)
+                      for part, vector in zip(parts, vectors, strict=True)]
+            self._store(agent, version, mine, misses)
         return answer
 
     def _lookup(self, agent, unit, version, digest, code):

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from reviewer.llm.prompts import repair_messages
-from reviewer.llm.schema import LLMFinding, MalformedAnswer, parse_answer
+from reviewer.llm.schema import LLMFinding, MalformedAnswer, parse_answer, schema_prompt_tokens
 from reviewer.llm.tokens import TokenCounter, count_messages
 
 
@@ -33,8 +33,11 @@ class Completion:
 
 
 class Complete(Protocol):
+    """The network call; ``joint`` asks for the answer schema whose findings name their agent."""
+
     def __call__(
-        self, *, model: str, messages: list[dict[str, str]], max_tokens: int, estimated_tokens: int
+        self, *, model: str, messages: list[dict[str, str]], max_tokens: int, estimated_tokens: int,
+        joint: bool = False,
     ) -> Completion: ...
 
 
@@ -48,6 +51,12 @@ class ChunkRequest:
     model: str
     messages: list[dict[str, str]]
     max_output_tokens: int
+    # Set for a joint request (one call for several agents): their names, in prompt order.
+    agents: tuple[str, ...] = ()
+
+    @property
+    def joint(self) -> bool:
+        return len(self.agents) > 1
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,8 @@ class ChunkAnswer:
     malformed: str | None = None
     unavailable: str | None = None
     cache_hit: bool = False
+    # Units of the request looked up in the similarity cache, by outcome (exact, near, miss).
+    cache_layers: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -86,21 +97,25 @@ def review_chunk(request: ChunkRequest, *, complete: Complete, count: TokenCount
     answer = ChunkAnswer()
     messages = request.messages
     problem = ""
+    # the answer schema travels as response_format and is billed as prompt too
+    schema = schema_prompt_tokens(count, joint=request.joint)
     for attempt in range(2):
-        estimated = count_messages(messages, count)
+        estimated = count_messages(messages, count) + schema
         try:
+            extra = {"joint": True} if request.joint else {}
             completion = complete(
                 model=request.model,
                 messages=messages,
                 max_tokens=request.max_output_tokens,
                 estimated_tokens=estimated + request.max_output_tokens,
+                **extra,
             )
         except LLMUnavailable as exc:
             answer.unavailable = str(exc) or type(exc).__name__
             return answer
         answer.calls.append(_usage(completion, estimated, count))
         try:
-            answer.findings = list(parse_answer(completion.text).findings)
+            answer.findings = list(parse_answer(completion.text, joint=request.joint).findings)
             answer.malformed = None
             return answer
         except MalformedAnswer as exc:

@@ -7,11 +7,14 @@ model into "approving" can at most produce findings, which are validated like an
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reviewer.llm.tokens import TokenCounter
 
 SCHEMA_NAME = "review_findings"
 MAX_FINDINGS_PER_ANSWER = 25
@@ -24,17 +27,17 @@ class MalformedAnswer(ValueError):
 class LLMFinding(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="file path exactly as shown in the code section")
-    line: int = Field(ge=1, description="head line number of the first line concerned (a + line)")
-    end_line: int | None = Field(default=None, ge=1, description="last line concerned, or null")
+    # The schema is sent with every request and billed as prompt: descriptions only where the
+    # field name and the system rules do not say it (line numbers: rule 2).
+    path: str
+    line: int = Field(ge=1)
+    end_line: int | None = Field(default=None, ge=1)
     severity: Literal["critical", "high", "medium", "low", "info"]
-    rule: str = Field(max_length=80, description="short kebab-case id, e.g. sql-injection")
-    cwe: str | None = Field(default=None, description="e.g. CWE-89, or null")
-    message: str = Field(max_length=2000, description="what is wrong and why it matters")
+    rule: str = Field(max_length=80, description="kebab-case id")
+    cwe: str | None = None
+    message: str = Field(max_length=2000)
     confidence: float = Field(ge=0.0, le=1.0)
-    suggestion: str | None = Field(
-        default=None, max_length=4000, description="replacement text for line..end_line, or null"
-    )
+    suggestion: str | None = Field(default=None, max_length=4000, description="replacement for line..end_line")
 
 
 class LLMAnswer(BaseModel):
@@ -43,8 +46,21 @@ class LLMAnswer(BaseModel):
     findings: list[LLMFinding] = Field(max_length=MAX_FINDINGS_PER_ANSWER)
 
 
+class JointFinding(LLMFinding):
+    """A finding of a joint request (several agents in one call), tagged with its agent."""
+
+    agent: str | None = None
+
+
+class JointAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    findings: list[JointFinding] = Field(max_length=MAX_FINDINGS_PER_ANSWER)
+
+
 def _strict(schema: dict) -> dict:
-    """OpenAI's strict structured outputs: every property required, no extra properties."""
+    """OpenAI's strict structured outputs: every property required, no extra properties;
+    nullable fields as ``type: [T, "null"]`` rather than pydantic's longer ``anyOf``."""
     if schema.get("type") == "object" and "properties" in schema:
         schema["required"] = list(schema["properties"])
         schema["additionalProperties"] = False
@@ -57,15 +73,66 @@ def _strict(schema: dict) -> dict:
                     _strict(item)
     for key in ("default", "title", "maxItems", "maxLength", "minimum", "maximum"):
         schema.pop(key, None)
+    options = schema.get("anyOf")
+    if isinstance(options, list) and all(set(o) == {"type"} and isinstance(o["type"], str) for o in options):
+        schema["type"] = [o["type"] for o in schema.pop("anyOf")]
     return schema
 
 
-def response_format() -> dict:
+def _inline(schema: dict) -> dict:
+    """The schema without ``$defs``/``$ref`` (one finding model, used once): fewer tokens."""
+    defs = schema.pop("$defs", {})
+
+    def resolve(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref", "")
+            if ref.startswith("#/$defs/") and len(node) == 1:
+                return resolve(dict(defs[ref.removeprefix("#/$defs/")]))
+            return {k: resolve(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [resolve(v) for v in node]
+        return node
+
+    return resolve(schema)
+
+
+def response_format(joint: bool = False) -> dict:
     """The ``response_format`` for OpenAI-compatible servers that support JSON schemas."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": _strict(LLMAnswer.model_json_schema())},
-    }
+    model = JointAnswer if joint else LLMAnswer
+    schema = _strict(_inline(model.model_json_schema()))
+    for finding in (schema["properties"]["findings"]["items"],):
+        finding.pop("description", None)  # the class docstring: not for the model
+    return {"type": "json_schema", "json_schema": {"name": SCHEMA_NAME, "strict": True, "schema": schema}}
+
+
+def schema_prompt_tokens(count: TokenCounter, *, joint: bool = False) -> int:
+    """The prompt tokens a provider bills for :func:`response_format`'s schema.
+
+    OpenAI puts the schema in front of the system message (its prompt-caching guide: "the
+    structured output schema serves as a prefix to the system message") and bills it as
+    input. The measured rule (openai/openai-cookbook#2140): the schema's JSON without
+    ``required``/``additionalProperties``/``$schema``, plus 9. The fake provider bills the
+    same, so budgets, estimates and the benchmark all include it.
+    """
+    return count(_billed_schema_text(joint)) + 9
+
+
+@functools.cache
+def _billed_schema_text(joint: bool) -> str:
+    return billed_schema_text(response_format(joint)["json_schema"]["schema"])
+
+
+def billed_schema_text(schema: dict) -> str:
+    """The part of a JSON schema a provider bills as prompt (see :func:`schema_prompt_tokens`)."""
+
+    def strip(node):
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in ("required", "additionalProperties", "$schema")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    return json.dumps(strip(schema), separators=(",", ":"))
 
 
 def schema_text() -> str:
@@ -76,7 +143,7 @@ def schema_text() -> str:
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n(?P<body>.*?)\n\s*```\s*$", re.DOTALL)
 
 
-def parse_answer(text: str | None) -> LLMAnswer:
+def parse_answer(text: str | None, *, joint: bool = False) -> LLMAnswer | JointAnswer:
     """The validated answer, or :class:`MalformedAnswer` saying what was wrong.
 
     Accepts the JSON inside one Markdown code fence (models add them despite instructions);
@@ -87,7 +154,7 @@ def parse_answer(text: str | None) -> LLMAnswer:
     match = _FENCE.match(text)
     body = match["body"] if match else text
     try:
-        return LLMAnswer.model_validate_json(body)
+        return (JointAnswer if joint else LLMAnswer).model_validate_json(body)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or 'answer'}: {e['msg']}" for e in exc.errors()[:5]

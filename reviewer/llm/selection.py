@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import ast
 import re
+import textwrap
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from reviewer.diff import DiffError, parse_file_patch
@@ -39,6 +41,9 @@ MINIFIED_LINE_CHARS = 1_000
 # A function longer than this is not shown whole: the hunk plus a few lines and the header.
 MAX_CONTEXT_FUNCTION_LINES = 30
 AROUND = 3
+# A re-review shows the lines a push changed with this many lines either side (git's default
+# diff context), not the whole function, which the earlier review already showed.
+REREVIEW_AROUND = 3
 
 
 def skip_reason(changed: ChangedFile) -> str | None:
@@ -120,7 +125,8 @@ _SIGNALS: dict[str, list[tuple[re.Pattern[str], float]]] = {
     ],
     "performance": [
         (re.compile(r"^\s*(for|while)\b|\.forEach\(|\.map\("), 3),
-        (re.compile(r"\.(all|filter|get|query|execute|fetch\w*|select_related|prefetch_related)\(|SELECT ", re.IGNORECASE), 3),
+        # (an environment variable read is no query: ``os.environ.get(`` does not count)
+        (re.compile(r"(?<!environ)\.(all|filter|get|query|execute|fetch\w*|select_related|prefetch_related)\(|SELECT ", re.IGNORECASE), 3),
         (re.compile(r"\b(requests\.|httpx\.|urlopen|fetch\(|time\.sleep|sleep\()"), 4),
         (re.compile(r"\b(async|await)\b"), 2),
         (re.compile(r"\b(sort|sorted|deepcopy|json\.loads|json\.dumps|re\.compile|cache|lru_cache)\b"), 1),
@@ -244,7 +250,7 @@ def _function_spans(path: str, text: str) -> list[tuple[int, int, str]]:
     if not path.endswith((".py", ".pyi")):
         return []
     try:
-        tree = ast.parse(text)
+        tree = ast.parse(textwrap.dedent(text))  # a method on its own is indented
     except (SyntaxError, ValueError, RecursionError):
         return []
     lines = text.splitlines()
@@ -255,3 +261,139 @@ def _function_spans(path: str, text: str) -> list[tuple[int, int, str]]:
             last = node.end_lineno or node.lineno
             spans.append((first, last, lines[node.lineno - 1] if node.lineno <= len(lines) else ""))
     return spans
+
+
+# -- incremental runs ---------------------------------------------------------------------------
+
+#: ``path -> head lines changed since the last reviewed head`` (None: the whole file).
+Focus = Mapping[str, "frozenset[int] | None"]
+
+
+def focus_units(units: list[Unit], focus: Focus) -> tuple[list[Unit], list[Unit]]:
+    """``(units to look at again, units unchanged since the last review)`` for a re-review.
+
+    A unit the push did not touch was reviewed (or clipped) before and its findings are
+    carried over, so it is not sent again; a changed unit is ranked by the risk of the lines
+    the push changed. A unit is cut at its top-level definitions first
+    (one unit may hold several functions, e.g. a new file's added tail, or two nearby hunks
+    merged), so a push that edits one function re-sends that function only, and of a
+    function longer than the push's surroundings only the changed lines with
+    ``REREVIEW_AROUND`` lines either side, under an outline of the enclosing definitions
+    (:func:`_windows`): the model saw the whole function in the earlier review.
+    """
+    kept: list[Unit] = []
+    unchanged: list[Unit] = []
+    for unit in units:
+        lines = focus.get(unit.path) if unit.path in focus else None
+        if lines is None:
+            kept.append(unit)
+            continue
+        touched = {n for n in lines if unit.start <= n <= unit.end}
+        if not touched:
+            unchanged.append(unit)
+            continue
+        for part in split_unit(unit, max_lines=0):
+            pushed = frozenset(n for n in touched if part.start <= n <= part.end)
+            if not pushed:
+                unchanged.append(part)
+                continue
+            for window in _windows(_narrow(part, pushed), pushed):
+                # Ranked by the code the push changed: the rest was reviewed (or clipped)
+                # before, and a blank or comment line cannot change behaviour.
+                here = frozenset(n for n in pushed if window.start <= n <= window.end and _is_code(window, n))
+                risk = risk_scores(Unit(**{**window.__dict__, "added": here & window.added or here}))
+                kept.append(Unit(**{**window.__dict__, "risk": risk}))
+    return kept, unchanged
+
+
+def split_unit(unit: Unit, max_lines: int = MAX_CONTEXT_FUNCTION_LINES) -> list[Unit]:
+    """A long unit cut before each line that starts at column 0 after a blank line."""
+    if len(unit.lines) <= max_lines:
+        return [unit]
+    cuts = [0] + [
+        i for i in range(1, len(unit.lines))
+        if unit.lines[i][:1].strip() and not unit.lines[i - 1].strip()
+    ]
+    parts = []
+    for a, b in zip(cuts, [*cuts[1:], len(unit.lines)], strict=True):
+        lines = list(unit.lines[a:b])
+        while lines and not lines[-1].strip():
+            lines.pop()
+        if not lines:
+            continue
+        start = unit.start + a
+        end = start + len(lines) - 1
+        part = Unit(
+            path=unit.path, start=start, end=end, lines=tuple(lines),
+            added=frozenset(n for n in unit.added if start <= n <= end),
+            header=unit.header if a == 0 else "",
+        )
+        parts.append(Unit(**{**part.__dict__, "risk": risk_scores(part)}))
+    return parts
+
+
+def _narrow(part: Unit, pushed: frozenset[int]) -> Unit:
+    """The innermost function holding every pushed line (a method, not its whole class),
+    with its enclosing definition as the header; the part itself when there is none."""
+    spans = [
+        (part.start + first - 1, part.start + last - 1, header)
+        for first, last, header in _function_spans(part.path, "\n".join(part.lines))
+    ]
+    # blank and comment-only lines cannot change behaviour: they do not widen the scope
+    code = _code_lines(part, pushed)
+    holding = [s for s in spans if s[0] <= min(code) and max(code) <= s[1]]
+    if not holding:
+        return part
+    start, end, _ = min(holding, key=lambda s: s[1] - s[0])
+    if (start, end) == (part.start, part.end):
+        return part
+    outer = [s for s in spans if s[0] < start and end <= s[1]]
+    header = max(outer, key=lambda s: s[0])[2] if outer else part.header
+    lines = part.lines[start - part.start : end - part.start + 1]
+    return Unit(path=part.path, start=start, end=end, lines=lines, header=header,
+                added=frozenset(n for n in part.added if start <= n <= end))
+
+
+def _is_code(unit: Unit, line: int) -> bool:
+    """Not a blank or comment-only line (``#`` comments: Python, shell, YAML, Ruby...)."""
+    return unit.lines[line - unit.start].strip()[:1] not in ("", "#")
+
+
+def _code_lines(unit: Unit, lines: frozenset[int]) -> list[int]:
+    """``lines`` without blank and comment-only ones (they cannot change behaviour), or all
+    of them when nothing else is left."""
+    code = [n for n in lines if _is_code(unit, n)]
+    return sorted(code or lines)
+
+
+def _windows(unit: Unit, pushed: frozenset[int], around: int = REREVIEW_AROUND) -> list[Unit]:
+    """The parts of ``unit`` a re-review shows: each run of pushed lines with ``around``
+    lines either side (runs closer than that share a window), headed by an outline of the
+    definitions they sit in (e.g. ``class Service: > def archive(self, ...):``).
+
+    The unit itself when one window would cover it anyway: a short function is shown whole.
+    """
+    code = _code_lines(unit, frozenset(n for n in pushed if unit.start <= n <= unit.end))
+    spans: list[list[int]] = []
+    for n in code:
+        first, last = max(unit.start, n - around), min(unit.end, n + around)
+        if spans and first <= spans[-1][1] + 1:
+            spans[-1][1] = max(spans[-1][1], last)
+        else:
+            spans.append([first, last])
+    if not spans or (len(spans) == 1 and spans[0] == [unit.start, unit.end]):
+        return [unit]
+    definitions = [
+        (unit.start + first - 1, unit.start + last - 1, header)
+        for first, last, header in _function_spans(unit.path, "\n".join(unit.lines))
+    ]
+    windows = []
+    for first, last in spans:
+        # the definitions that hold the window but start above it, outermost first
+        outline = [h.strip() for s, e, h in sorted(definitions) if s < first and last <= e]
+        header = " > ".join([part for part in (unit.header.strip(), *outline) if part])
+        windows.append(Unit(
+            path=unit.path, start=first, end=last, lines=unit.lines[first - unit.start : last - unit.start + 1],
+            header=header, added=frozenset(n for n in unit.added if first <= n <= last),
+        ))
+    return windows

@@ -1,8 +1,8 @@
 """Token counting: a pure, deterministic estimate used when tiktoken's encodings are unavailable.
 
-The adapter (``reviewer.adapters.llm.tokens``) prefers tiktoken's real BPE counts; tiktoken
-downloads its encoding files on first use, which a machine without internet cannot do, so
-every counter here is a plain ``Callable[[str], int]`` and this one is the offline fallback.
+The adapter (``reviewer.adapters.llm.tokens``) counts exactly with tiktoken on the encoding
+file the ``bpe-openai`` package ships; every counter is a plain ``Callable[[str], int]`` and
+this one is the fallback when no encoding file can be had (no package, no network).
 It splits text the way BPE pre-tokenisers do (words, numbers, runs of punctuation, spaces)
 and charges long words by length, which lands within ~10-15% of ``o200k_base`` on code.
 """

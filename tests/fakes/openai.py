@@ -4,7 +4,8 @@ Shared by every LLM test and the token benchmark. Answers are scripted per agent
 is read from the prompt's ``reviewer-agent: NAME`` line) as JSON, raw text (malformed
 output) or a function of the request; failures are scripted too: 429 with ``retry-after``,
 500s, latency, a 429 storm on every k-th request. Every request is recorded with its arrival
-time and its token count, and the answer carries ``usage`` like the real API.
+time and its token count (the messages plus, as OpenAI bills it, the ``response_format``
+JSON schema), and the answer carries ``usage`` like the real API.
 
     with FakeOpenAI() as llm:
         llm.script("security", Reply({"findings": [...]}))
@@ -24,9 +25,11 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
-from reviewer.llm.tokens import count_messages, estimate_tokens
+from reviewer.adapters.llm.tokens import token_counter
+from reviewer.llm.tokens import count_messages
 
-_AGENT = re.compile(r"reviewer-agent: (\w+)")
+_AGENT = re.compile(r"reviewer-agents?: (\w+)")  # a joint request: its first agent
+_JOINT = re.compile(r"^reviewer-agents: (.+)$", re.MULTILINE)
 _ADDED = re.compile(r"^\+(\d+)\|", re.MULTILINE)
 _FILE = re.compile(r"^### (\S+) \(lines \d+-\d+\)", re.MULTILINE)
 
@@ -56,6 +59,25 @@ class Recorded:
     status: int
 
 
+def schema_tokens(response_format: dict | None) -> int:
+    """Prompt tokens OpenAI bills for a ``json_schema`` response format: it puts the schema in
+    front of the system message (its prompt-caching guide) and, as measured in
+    openai/openai-cookbook#2140, bills the schema's JSON without ``required``,
+    ``additionalProperties`` and ``$schema``, plus 9 tokens. Plain JSON mode: nothing."""
+    if not response_format or response_format.get("type") != "json_schema":
+        return 0
+    schema = (response_format.get("json_schema") or {}).get("schema") or {}
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip(v) for k, v in node.items() if k not in ("required", "additionalProperties", "$schema")}
+        if isinstance(node, list):
+            return [strip(v) for v in node]
+        return node
+
+    return token_counter()(json.dumps(strip(schema), separators=(",", ":"))) + 9
+
+
 def first_added_line(body: dict) -> tuple[str, int] | None:
     """``(path, line)`` of the first ``+`` line the prompt shows, for answers that must anchor."""
     text = "\n".join(m.get("content") or "" for m in body.get("messages", []))
@@ -67,6 +89,13 @@ def first_added_line(body: dict) -> tuple[str, int] | None:
     return None
 
 
+def joint_agents(body: dict) -> list[str]:
+    """The agents a joint request (one call for several agents) names; [] for one agent."""
+    text = "\n".join(m.get("content") or "" for m in body.get("messages", []))
+    found = _JOINT.search(text)
+    return [a.strip() for a in found.group(1).split(",")] if found else []
+
+
 def finding_on_first_added_line(rule: str = "llm-issue", severity: str = "medium", message: str = "found") -> Callable[[dict], dict]:
     """An answer function: one finding on the first added line of the request."""
 
@@ -75,7 +104,9 @@ def finding_on_first_added_line(rule: str = "llm-issue", severity: str = "medium
         if where is None:
             return {"findings": []}
         path, line = where
+        joint = joint_agents(body)
         return {"findings": [{
+            **({"agent": joint[0]} if joint else {}),
             "path": path, "line": line, "end_line": None, "severity": severity, "rule": rule,
             "cwe": None, "message": message, "confidence": 0.8, "suggestion": None,
         }]}
@@ -175,7 +206,9 @@ class FakeOpenAI:
         text = "\n".join(str(m.get("content") or "") for m in messages)
         found = _AGENT.search(text)
         agent = found.group(1) if found else None
-        prompt_tokens = count_messages(messages, estimate_tokens)
+        # counted as the provider bills them: exact o200k_base when the encoding is installed,
+        # the response_format's JSON schema included (OpenAI puts it in the prompt)
+        prompt_tokens = count_messages(messages, token_counter()) + schema_tokens(body.get("response_format"))
         if not authorised:
             reply = Reply(status=401)
         elif self.reject_json_schema and (body.get("response_format") or {}).get("type") == "json_schema":
@@ -195,7 +228,7 @@ class FakeOpenAI:
             return reply.status, headers, {"error": {"message": message, "type": "fake", "code": reply.status}}
         content = reply.content(body) if callable(reply.content) else reply.content
         text_out = content if isinstance(content, str) else json.dumps(content)
-        completion_tokens = estimate_tokens(text_out)
+        completion_tokens = token_counter()(text_out)
         with self._lock:
             self.requests.append(Recorded(
                 arrived, agent, body.get("model", ""), messages, body.get("response_format"),

@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from pathlib import Path
 
 import pytest
 
-from reviewer.adapters.storage import Database, ReviewStatus
+from reviewer.adapters.storage import Database, Delivery, DeliveryStatus, ReviewStatus
 from reviewer.adapters.storage import repositories as repo
 from reviewer.commands import HELP_MARKER
-from reviewer.webhooks import DecisionKind, decide
+from reviewer.webhooks import DecisionKind, decide, sign
 from tasks.app import create_celery_app
 from tasks.commands import FULL_REVIEW_TRIGGER
 from tasks.intake import Outcome, accept_delivery, command_request
 from tasks.services import Services
-from tests.conftest import settings_from_env
-from tests.support.pulls import REPO
+from tests.conftest import WEBHOOK_SECRET, settings_from_env
+from tests.support.pulls import REPO, wait_for
 from tests.support.review_pipeline import deliver, flagging_runner, module, run_review
+from web.app import create_app
 
 pytestmark = pytest.mark.integration
 
@@ -46,16 +48,22 @@ def env(service_env, fake_github):
     return services, app, db, pr
 
 
-def _comment(fake_github, services, app, body: str, *, association: str = "MEMBER", delivery: str):
-    """A PR comment written on the fake and delivered as GitHub would (GitHub's example payload
-    moved onto the PR); runs the command task it queues. Returns (outcome, comment id)."""
-    comment_id = fake_github.add_issue_comment(REPO, NUMBER, body, author="maintainer")
+def _payload(comment_id: int, body: str, association: str = "MEMBER") -> dict:
+    """GitHub's example ``issue_comment.created`` payload, moved onto the PR's comment."""
     payload = copy.deepcopy(json.loads((PAYLOAD / "created.payload.json").read_text()))
     payload["repository"]["full_name"] = REPO
     payload["issue"]["number"] = NUMBER
     payload["issue"]["pull_request"] = {"url": f"https://api.github.com/repos/{REPO}/pulls/{NUMBER}"}
     payload["comment"].update(id=comment_id, body=body, author_association=association)
     payload["comment"]["user"]["login"] = "maintainer"
+    return payload
+
+
+def _comment(fake_github, services, app, body: str, *, association: str = "MEMBER", delivery: str):
+    """A PR comment written on the fake and delivered as GitHub would; runs the command task
+    it queues. Returns (outcome, comment id)."""
+    comment_id = fake_github.add_issue_comment(REPO, NUMBER, body, author="maintainer")
+    payload = _payload(comment_id, body, association)
     decision = decide("issue_comment", payload, bot_login=BOT)
     result = accept_delivery(services, app, delivery_id=delivery, event="issue_comment", decision=decision)
     if decision.kind == DecisionKind.COMMAND:
@@ -130,3 +138,42 @@ def test_help_replies_once_and_review_runs_a_full_review(env, fake_github):
     # asking again for the same head posts nothing twice
     _comment(fake_github, services, app, "/reviewer review", delivery="c-32")
     assert len(fake_github.reviews(REPO, NUMBER)) == 1
+
+
+def test_a_command_refused_by_a_down_broker_is_carried_out_once_by_the_sweeper(
+    env, fake_github, service_env, start_worker
+):
+    _services, _app, db, _pr = env
+    comment_id = fake_github.add_issue_comment(REPO, NUMBER, "/reviewer pause", author="maintainer")
+    body = json.dumps(_payload(comment_id, "/reviewer pause")).encode()
+    headers = {
+        "X-GitHub-Event": "issue_comment", "X-GitHub-Delivery": "cmd-outage",
+        "Content-Type": "application/json", "X-Hub-Signature-256": sign(WEBHOOK_SECRET.encode(), body),
+    }
+    live_env = dict(service_env, REVIEWER_GITHUB_BOT_LOGIN=BOT, REVIEWER_DELIVERY_RETRY_AFTER_S="1")
+    settings = settings_from_env(live_env)
+    down = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0", "broker_publish_timeout_s": 0.5})
+    response = create_app(down).test_client().post("/webhooks/github", data=body, headers=headers)
+    assert response.status_code == 503, response.text
+    with db.session() as s:
+        delivery = s.get(Delivery, "cmd-outage")
+        assert delivery.status == DeliveryStatus.RECEIVED and delivery.review_id is None
+        assert delivery.command["comment_id"] == comment_id and delivery.command["kind"] == "pause"
+        assert not repo.is_paused(s, REPO, NUMBER)
+    assert fake_github.reactions(REPO, comment_id) == []
+
+    # the broker is back: beat's sweeper sends the kept command, a worker carries it out
+    start_worker(REVIEWER_GITHUB_BOT_LOGIN=BOT)
+    time.sleep(1.1)
+    app = create_celery_app(settings, services=Services(settings))
+    assert app.tasks["reviewer.sweep"]()["resent"] == 1
+    wait_for(lambda: fake_github.reactions(REPO, comment_id) == ["+1"], timeout=60, what="the reaction")
+    with db.session() as s:
+        assert repo.is_paused(s, REPO, NUMBER)
+        assert s.get(Delivery, "cmd-outage", populate_existing=True).status == DeliveryStatus.ENQUEUED
+    # exactly once: a later pass resends nothing, and GitHub's redelivery is a duplicate
+    assert app.tasks["reviewer.sweep"]()["resent"] == 0
+    again = create_app(settings).test_client().post("/webhooks/github", data=body, headers=headers)
+    assert again.status_code == 200 and again.json["status"] == "duplicate"
+    time.sleep(1)  # a second command run would react here
+    assert len(fake_github.requests_to(rf"/issues/comments/{comment_id}/reactions$", method="POST")) == 1

@@ -21,8 +21,12 @@ from reviewer.adapters.llm import (
     build_llm_service,
 )
 from reviewer.adapters.llm.breaker import BreakerState
+from reviewer.adapters.llm.tokens import token_counter
 from reviewer.llm.agent_pass import MODE_LLM, MODE_UNAVAILABLE
 from reviewer.llm.calls import LLMUnavailable
+from reviewer.llm.prompts import COMPACT_SCHEMA, SCHEMA_SENT, build_messages
+from reviewer.llm.schema import schema_prompt_tokens
+from reviewer.llm.tokens import count_messages
 from reviewer.payloads import AgentResult, AgentStatus
 from tests.fakes.openai import FakeOpenAI, Reply, finding_on_first_added_line
 from tests.support.processes import ROOT
@@ -64,13 +68,22 @@ def test_answer_and_usage_come_back_with_json_schema_requested(fake_llm, r):
     assert json.loads(out.text) == {"findings": []}
     assert out.prompt_tokens == fake_llm.requests[0].prompt_tokens > 0
     assert fake_llm.requests[0].response_format["type"] == "json_schema"
+    # the schema is billed as prompt, as OpenAI does, and the pass's estimate includes it
+    count = token_counter()
+    assert out.prompt_tokens == count_messages(MSG, count) + schema_prompt_tokens(count)
 
 
 def test_a_server_without_json_schema_gets_plain_json_mode(fake_llm, r):
     fake_llm.reject_json_schema = True
     complete, _ = _completer(fake_llm, r)
-    assert json.loads(_call(complete).text) == {"findings": []}
+    messages = build_messages("security", [], nonce="n" * 16)
+    out = complete(model="gpt-4o-mini", messages=messages, max_tokens=50, estimated_tokens=60)
+    assert json.loads(out.text) == {"findings": []}
     assert [q.response_format["type"] for q in fake_llm.requests] == ["json_schema", "json_object"]
+    # the schema went with the request; in plain JSON mode the system message names the fields
+    first, plain = (q.messages[0]["content"] for q in fake_llm.requests)
+    assert COMPACT_SCHEMA not in first and SCHEMA_SENT in first
+    assert COMPACT_SCHEMA in plain and SCHEMA_SENT not in plain
     _call(complete)  # remembered: no second refusal
     assert fake_llm.requests[-1].response_format["type"] == "json_object"
 

@@ -1,6 +1,6 @@
 """Incremental re-review on a push, against the fake GitHub (which enforces the 422 rules):
 nothing already posted is posted again, a fixed finding shows as resolved, the agents see only
-what the push changed, and a newer head supersedes an older run.
+what the push changed, and pushes during a run wait (one running, one waiting per PR).
 
 The canvas' tasks run in this process on a real Postgres, Redis and the fake GitHub over HTTP;
 the agents are replaced by a runner that flags every line calling ``danger(...)``, with a
@@ -11,6 +11,7 @@ fingerprint computed from the code (so it survives line shifts), as the real ana
 from __future__ import annotations
 
 import pytest
+from celery.exceptions import Ignore
 
 from reviewer.adapters.storage import Database, ReviewStatus
 from reviewer.adapters.storage import repositories as repo
@@ -18,6 +19,7 @@ from reviewer.payloads import AGENT_NAMES
 from reviewer.render import parse_finding_marker
 from reviewer.summary import SUMMARY_MARKER
 from tasks.app import create_celery_app
+from tasks.intake import Outcome
 from tasks.services import Services
 from tests.conftest import settings_from_env
 from tests.support.pulls import REPO
@@ -101,7 +103,7 @@ def test_a_push_posts_only_new_findings_and_lists_the_fixed_one_as_resolved(revi
     assert len(fake_github.reviews(REPO, NUMBER)) == 2
 
 
-def test_a_newer_head_supersedes_an_older_run_and_nothing_double_posts(reviewer_env, fake_github):
+def test_pushes_while_a_review_runs_wait_and_the_last_one_replaces_the_waiting_one(reviewer_env, fake_github):
     services, app, db, _seen = reviewer_env
     pr = fake_github.add_pull_request_from_texts(
         REPO, NUMBER, {"app/a.py": ("", module({10: "danger(1)"}))}
@@ -110,26 +112,49 @@ def test_a_newer_head_supersedes_an_older_run_and_nothing_double_posts(reviewer_
     older = _deliver(services, app, pr, "opened", "d-10")
     app.tasks["reviewer.prepare"](older)  # the older run is under way ...
     pr = fake_github.push(REPO, NUMBER, {"app/a.py": module({10: "danger(1)", 20: "danger(5)"})})
-    newer = _deliver(services, app, pr, "synchronize", "d-11")  # ... when the push arrives
+    middle = deliver(services, app, REPO, pr, "synchronize", "d-11")  # ... when a push arrives
+    assert middle.outcome == Outcome.WAITING
+    pr = fake_github.push(REPO, NUMBER, {"app/a.py": module({10: "danger(1)", 20: "danger(6)"})})
+    newest = deliver(services, app, REPO, pr, "synchronize", "d-12")  # and another one
+    assert newest.outcome == Outcome.WAITING
     with db.session() as s:
-        assert repo.get_review(s, older).status == ReviewStatus.CANCELLED
-    # the older run's remaining tasks finish without posting
+        statuses = {r: repo.get_review(s, r).status for r in (older, middle.review_id, newest.review_id)}
+        replaced = repo.get_review(s, middle.review_id)
+    assert statuses == {
+        older: ReviewStatus.RUNNING,  # not stopped at once: at its next checkpoint
+        middle.review_id: ReviewStatus.CANCELLED,  # replaced while waiting, never sent
+        newest.review_id: ReviewStatus.WAITING,
+    }
+    assert replaced.dispatch_attempts == 0 and "replaced by the review of" in replaced.error
+    # a stray message for the waiting review does nothing: it runs only when handed over
+    with pytest.raises(Ignore):
+        app.tasks["reviewer.prepare"](newest.review_id)
+    with db.session() as s:
+        assert repo.get_review(s, newest.review_id).status == ReviewStatus.WAITING
+
+    # the older run's agents finish; at the chord callback it stops and hands over
     results = [
         app.tasks["reviewer.run_agent"]({"review_id": older}, agent=name, review_id=older)
         for name in AGENT_NAMES
     ]
-    app.tasks["reviewer.post_review"](app.tasks["reviewer.generate_fixes"](results, review_id=older), review_id=older)
+    merged = app.tasks["reviewer.generate_fixes"](results, review_id=older)
+    with db.session() as s:
+        assert repo.get_review(s, older).status == ReviewStatus.CANCELLED
+        assert "superseded by the review of" in repo.get_review(s, older).error
+        assert repo.get_review(s, newest.review_id).status == ReviewStatus.QUEUED
+    app.tasks["reviewer.post_review"](merged, review_id=older)
     assert fake_github.reviews(REPO, NUMBER) == []
     [older_run] = fake_github.check_runs(REPO, older_head)
     assert older_run["conclusion"] == "cancelled"
-    run_review(app, newer)
+    run_review(app, newest.review_id)
     [review] = fake_github.reviews(REPO, NUMBER)
     assert review["commit_id"] == pr.head_sha
     assert sorted(c["line"] for c in review["comments"]) == [10, 20]
-    # nothing was posted for the older head, and the newer review was a full one
+    assert "danger(6)" in next(c["body"] for c in review["comments"] if c["line"] == 20)
+    # nothing was posted for the older heads, and the newest review was a full one
     with db.session() as s:
-        assert repo.get_review(s, newer).incremental is None
-        assert repo.get_review(s, newer).status == ReviewStatus.POSTED
+        assert repo.get_review(s, newest.review_id).incremental is None
+        assert repo.get_review(s, newest.review_id).status == ReviewStatus.POSTED
 
 
 # -- .reviewer.toml from the base branch ------------------------------------------------------

@@ -4,10 +4,12 @@
 (``crash`` kills the worker's child process mid-task);
 ``sleep-once`` sleeps only while the marker file ``REVIEWER_TEST_FAULT_MARKER`` is absent (it
 is created on the first run), so a restarted worker runs the agent normally.
+``REVIEWER_TEST_AGENT_TRACE`` records when each agent ran (JSON lines), for overlap checks.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -29,6 +31,21 @@ def _faults() -> dict[str, str]:
 
 
 def faulty_runner(name, snapshot):
+    """The real agent, after the fault named for it; with ``REVIEWER_TEST_AGENT_TRACE`` set,
+    each run appends ``{"head", "agent", "start", "end"}`` (one JSON line) to that file."""
+    trace = os.environ.get("REVIEWER_TEST_AGENT_TRACE")
+    if not trace:
+        return _run_with_fault(name, snapshot)
+    start = time.time()
+    try:
+        return _run_with_fault(name, snapshot)
+    finally:
+        line = json.dumps({"head": snapshot.head_sha, "agent": name, "start": start, "end": time.time()})
+        with open(trace, "a") as out:
+            out.write(line + "\n")
+
+
+def _run_with_fault(name, snapshot):
     fault = _faults().get(name)
     if fault == "raise":
         raise InjectedFault(f"{name} agent broke on purpose")

@@ -304,6 +304,7 @@ def test_render_json_has_the_design_shape():
         "tokens": 12,
         "cost_usd": 0.0,
         "cache_hits": 0,
+        "cache_layers": {},
         "error": "boom",
     }
     assert set(doc["agents"]["quality"]) == {
@@ -312,6 +313,7 @@ def test_render_json_has_the_design_shape():
         "tokens",
         "cost_usd",
         "cache_hits",
+        "cache_layers",
         "error",
     }
     assert doc["usage"] == {"tokens": 12, "cost_usd": 0.0}

@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from reviewer.adapters.storage import reports as store
 from reviewer.adapters.storage import repositories as repo
+from reviewer.adapters.storage.learning import learning_record
 from reviewer.reports import UNASSIGNED_TEAM, TeamMap
 from tasks.reports import load_team_map
 from web.app import context
@@ -153,6 +154,7 @@ def review_page(review_id: int):
         tokens=sum(r.tokens for r in runs),
         cost=sum(r.cost_usd for r in runs),
         total_s=total_s,
+        learned=learning_record(review),
         title=f"Review {review_id}",
     )
 

@@ -30,10 +30,13 @@ from reviewer.adapters.github.ratelimit import RateLimitBook
 from reviewer.adapters.github.translate import NOT_SENT, github_message, origin, translate
 from reviewer.ports import (
     CheckRunUpdate,
+    Conditional,
     InlineComment,
     IssueComment,
     PullRequestFile,
     PullRequestInfo,
+    Reaction,
+    ReviewComment,
 )
 
 log = structlog.get_logger(__name__)
@@ -278,6 +281,63 @@ class GitHubHost:
             )
         )
 
+    # -- the learning loop's reads: inline comments and their reactions -------------------
+
+    def get_review_comment(self, repo: str, comment_id: int) -> ReviewComment | None:
+        owner, name = split_repo(repo)
+        try:
+            data = self._get(
+                lambda h: self._rest.pulls.get_review_comment(owner, name, comment_id, headers=h)
+            ).json()
+        except PermanentGitHubError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return _review_comment(data)
+
+    def list_review_comments(
+        self, repo: str, number: int, *, page: int = 1, etag: str | None = None
+    ) -> Conditional[ReviewComment]:
+        owner, name = split_repo(repo)
+        response = self._conditional(
+            etag,
+            lambda h: self._rest.pulls.list_review_comments(
+                owner, name, number, per_page=PER_PAGE, page=page, headers=h
+            ),
+        )
+        if response.status_code == 304:
+            return Conditional(modified=False, etag=etag)
+        return Conditional(
+            modified=True,
+            etag=response.headers.get("etag"),
+            items=[_review_comment(item) for item in response.json()],
+            has_next="next" in response.raw_response.links,
+        )
+
+    def list_review_comment_reactions(
+        self, repo: str, comment_id: int, *, etag: str | None = None
+    ) -> Conditional[Reaction]:
+        owner, name = split_repo(repo)
+
+        def page_of(page: int, headers: Mapping[str, str]) -> Response[Any]:
+            return self._rest.reactions.list_for_pull_request_review_comment(
+                owner, name, comment_id, per_page=PER_PAGE, page=page, headers=headers
+            )
+
+        first = self._conditional(etag, lambda h: page_of(1, h))
+        if first.status_code == 304:
+            return Conditional(modified=False, etag=etag)
+        items = list(first.json())
+        if "next" in first.raw_response.links:  # rare: more than 100 reactions
+            items += self._pages(page_of)[len(items):]
+        return Conditional(
+            modified=True, etag=first.headers.get("etag"), items=[_reaction(r) for r in items]
+        )
+
+    def rate_remaining(self) -> int | None:
+        state = self._limits.state(self._installation)
+        return None if state is None else state.remaining
+
     def find_check_run(self, repo: str, head_sha: str, name: str, external_id: str) -> int | None:
         owner, repo_name = split_repo(repo)
         for page in range(1, MAX_PAGES + 1):
@@ -355,6 +415,15 @@ class GitHubHost:
                 self._sleep(error.retry_after)
                 attempt += 1
 
+    def _conditional(
+        self, etag: str | None, call: Callable[[Mapping[str, str]], Response[Any]]
+    ) -> Response[Any]:
+        """A read sent with ``If-None-Match`` when an ETag is known; GitHub answers 304 (not
+        counted against the rate limit) when nothing changed."""
+        if etag is None:
+            return self._get(call)
+        return self._get(lambda h: call({**h, "If-None-Match": etag}))
+
     def _write(self, what: str, call: Callable[[], Response[Any]]) -> Response[Any]:
         """A write that is not idempotent: sent once; an unknown outcome is reported as such."""
         self._limits.check(self._installation)  # nothing sent yet: a plain transient error
@@ -387,3 +456,18 @@ class GitHubHost:
             if "next" not in response.raw_response.links:
                 break
         return items
+
+
+def _review_comment(data: Mapping[str, Any]) -> ReviewComment:
+    user = data.get("user") or {}
+    return ReviewComment.model_validate(
+        {**data, "author": user.get("login") or "", "author_type": user.get("type") or "User",
+         "reactions": data.get("reactions") or {}}
+    )
+
+
+def _reaction(data: Mapping[str, Any]) -> Reaction:
+    user = data.get("user") or {}
+    return Reaction.model_validate(
+        {**data, "user": user.get("login") or "", "user_type": user.get("type") or "User"}
+    )

@@ -18,6 +18,7 @@ import openai
 from reviewer.adapters.llm.breaker import CircuitBreaker
 from reviewer.adapters.llm.limiter import RateLimited, RateLimiter
 from reviewer.llm.calls import Completion, LLMUnavailable
+from reviewer.llm.prompts import with_schema_text
 from reviewer.llm.schema import response_format
 
 log = logging.getLogger(__name__)
@@ -71,12 +72,13 @@ class OpenAICompleter:
         self._schema_refused: set[str] = set()
 
     def __call__(
-        self, *, model: str, messages: list[dict[str, str]], max_tokens: int, estimated_tokens: int
+        self, *, model: str, messages: list[dict[str, str]], max_tokens: int, estimated_tokens: int,
+        joint: bool = False,
     ) -> Completion:
         if self.breaker is not None and not self.breaker.allow():
             raise LLMUnavailable("circuit breaker open")
         try:
-            completion = self._with_retries(model, messages, max_tokens, estimated_tokens)
+            completion = self._with_retries(model, messages, max_tokens, estimated_tokens, joint)
         except LLMUnavailable:
             if self.breaker is not None and self.breaker.record_failure():
                 log.warning("llm.breaker_opened model=%s", model)
@@ -85,7 +87,7 @@ class OpenAICompleter:
             self.breaker.record_success()
         return completion
 
-    def _with_retries(self, model, messages, max_tokens, estimated_tokens) -> Completion:
+    def _with_retries(self, model, messages, max_tokens, estimated_tokens, joint=False) -> Completion:
         last = "no attempt made"
         for attempt in range(self.retry.max_attempts):
             if self.limiter is not None:
@@ -94,7 +96,7 @@ class OpenAICompleter:
                 except RateLimited as exc:
                     raise LLMUnavailable(str(exc)) from exc
             try:
-                return self._create(model, messages, max_tokens)
+                return self._create(model, messages, max_tokens, joint)
             except openai.RateLimitError as exc:
                 wait = _retry_after(exc) or self.retry.backoff(attempt)
                 last = f"429 rate limited (retry-after {wait:g}s)"
@@ -114,10 +116,13 @@ class OpenAICompleter:
                 self.sleep(self.retry.backoff(attempt))
         raise LLMUnavailable(f"{last} after {self.retry.max_attempts} attempt(s)")
 
-    def _create(self, model: str, messages, max_tokens: int) -> Completion:
+    def _create(self, model: str, messages, max_tokens: int, joint: bool = False) -> Completion:
         kwargs: dict = {"model": model, "messages": messages, "max_tokens": max_tokens, "temperature": 0}
         use_schema = self.json_schema and model not in self._schema_refused
-        kwargs["response_format"] = response_format() if use_schema else {"type": "json_object"}
+        if use_schema:
+            kwargs["response_format"] = response_format(joint)
+        else:  # plain JSON mode: the prompt itself must name the answer's fields
+            kwargs.update(response_format={"type": "json_object"}, messages=with_schema_text(messages))
         try:
             response = self.client.chat.completions.create(**kwargs)
         except openai.BadRequestError as exc:
@@ -125,7 +130,7 @@ class OpenAICompleter:
                 raise
             # A server without json_schema support: plain JSON mode from now on, for this model.
             self._schema_refused.add(model)
-            kwargs["response_format"] = {"type": "json_object"}
+            kwargs.update(response_format={"type": "json_object"}, messages=with_schema_text(messages))
             response = self.client.chat.completions.create(**kwargs)
         choice = response.choices[0] if response.choices else None
         usage = response.usage

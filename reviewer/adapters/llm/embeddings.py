@@ -16,6 +16,7 @@ import struct
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -69,6 +70,13 @@ def read_safetensors(path: Path) -> dict[str, Any]:
     return out
 
 
+@cache
+def shared_local_embedder() -> MiniLMEmbedder:
+    """The process's one local model: the similarity cache and the learning loop embed with the
+    same instance (one copy of the weights, one memo). Raises EmbeddingsUnavailable without it."""
+    return MiniLMEmbedder(model_dir())
+
+
 class MiniLMEmbedder:
     """all-MiniLM-L6-v2 (BERT, 6 layers, 12 heads, 384 hidden) as a numpy forward pass."""
 
@@ -82,6 +90,11 @@ class MiniLMEmbedder:
         # The four agents embed the same units of a PR: remember recent texts (~75 ms each).
         self._memo: OrderedDict[str, list[float]] = OrderedDict()
         self._memo_size = memo
+
+    def load(self) -> None:
+        """Read the weights and tokenizer now rather than on the first call (a worker does this
+        before it forks, so its children share one copy and no agent pays for it)."""
+        self._load()
 
     def _load(self) -> tuple[Any, dict[str, Any], dict[str, Any]]:
         with self._lock:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import openai
@@ -17,14 +17,24 @@ import redis
 
 from reviewer.adapters.llm.breaker import CircuitBreaker
 from reviewer.adapters.llm.client import OpenAICompleter, RetryPolicy
+from reviewer.adapters.llm.joint_store import RedisJointStore
 from reviewer.adapters.llm.ledger import RedisSpendLedger
 from reviewer.adapters.llm.limiter import RateLimiter
 from reviewer.adapters.llm.tokens import token_counter
-from reviewer.llm.agent_pass import MODE_UNAVAILABLE, LLMPassConfig, SpendLedger, run_llm_pass
+from reviewer.incremental import IncrementalScope
+from reviewer.llm.agent_pass import (
+    MODE_UNAVAILABLE,
+    LLMPassConfig,
+    Rereview,
+    SpendLedger,
+    run_llm_pass,
+)
 from reviewer.llm.budget import BudgetPolicy
 from reviewer.llm.cache import DEFAULT_THRESHOLD, CachedChunkReviewer, CacheStore, Embed
 from reviewer.llm.calls import ChunkReviewer, Complete, review_chunk
+from reviewer.llm.joint import JointStore, MemoryJointStore
 from reviewer.llm.pricing import PriceTable
+from reviewer.llm.selection import Focus
 from reviewer.llm.tokens import TokenCounter
 from reviewer.payloads import AgentResult, AgentStatus
 from reviewer.snapshot import PullRequestSnapshot
@@ -43,6 +53,28 @@ class LLMReviewService:
     cache_store: CacheStore | None = None
     embed: Embed | None = None
     cache_threshold: float = DEFAULT_THRESHOLD
+    joint_wait_s: float = 120.0
+    _memory_joint: JointStore | None = None
+
+    def joint_store(self) -> JointStore:
+        """Redis when there is one (agents in several processes), else one per process."""
+        if self.redis_client is not None:
+            return RedisJointStore(self.redis_client)
+        if self._memory_joint is None:
+            self._memory_joint = MemoryJointStore()
+        return self._memory_joint
+
+    def rereview(self, scope: dict | None, *, review_key: str) -> Rereview | None:
+        """The options of a re-review run from the incremental scope ``prepare`` stored with
+        the review (None for a full review, or a scope stored without changed lines)."""
+        if not scope:
+            return None
+        parsed = IncrementalScope.model_validate(scope)
+        if not parsed.changed:
+            return None
+        focus: Focus = {p: None if lines is None else frozenset(lines) for p, lines in parsed.changed.items()}
+        return Rereview(focus=focus, since_sha=parsed.since_sha, store=self.joint_store(),
+                        run_key=review_key, wait_s=self.joint_wait_s)
 
     def chunk_reviewer(self) -> ChunkReviewer:
         """The call path, behind the similarity cache when a store is configured."""
@@ -59,7 +91,8 @@ class LLMReviewService:
         return RedisSpendLedger(self.redis_client, review_key)
 
     def augment(
-        self, agent: str, snapshot: PullRequestSnapshot, static: AgentResult, *, review_key: str
+        self, agent: str, snapshot: PullRequestSnapshot, static: AgentResult, *, review_key: str,
+        examples: str = "", rereview: Rereview | None = None,
     ) -> AgentResult:
         if static.status != AgentStatus.OK:
             return static
@@ -69,11 +102,12 @@ class LLMReviewService:
                 snapshot,
                 static,
                 reviewer=self.chunk_reviewer(),
-                config=self.config,
+                config=replace(self.config, examples=examples) if examples else self.config,
                 count=self.count,
                 prices=self.prices,
                 ledger=self.ledger(review_key),
                 nonce=lambda: secrets.token_hex(8),
+                rereview=rereview,
             )
         except Exception as exc:
             log.exception("llm.pass_failed agent=%s", agent)
@@ -130,6 +164,7 @@ def build_llm_service(
         cache_store=cache_store,
         embed=_embedder(embeddings, client, embeddings_model) if cache_store is not None else None,
         cache_threshold=cache_threshold,
+        joint_wait_s=timeout_s * retry.max_attempts,
     )
 
 
@@ -137,16 +172,15 @@ def _embedder(kind: str, client: openai.OpenAI, model: str) -> Embed | None:
     """``local`` (MiniLM in numpy; exact hits only if its package is missing), ``openai``, ``none``."""
     from reviewer.adapters.llm.embeddings import (
         EmbeddingsUnavailable,
-        MiniLMEmbedder,
         OpenAIEmbedder,
-        model_dir,
+        shared_local_embedder,
     )
 
     if kind == "openai":
         return OpenAIEmbedder(client.embeddings.create, model=model)
     if kind == "local":
         try:
-            return MiniLMEmbedder(model_dir())
+            return shared_local_embedder()
         except EmbeddingsUnavailable:
             log.warning("llm.cache_embeddings_unavailable: near hits off, exact hits still work", exc_info=True)
     return None

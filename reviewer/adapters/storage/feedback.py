@@ -23,6 +23,7 @@ from reviewer.adapters.storage.models import (
     LearningOverrideAction,
     PostedComment,
     PostedKind,
+    Review,
 )
 from reviewer.feedback import FeedbackItem, Verdict
 
@@ -53,8 +54,13 @@ def record_feedback(
     team: str | None = None,
     code: str | None = None,
     embedding: Sequence[float] | None = None,
+    reinstate: bool = False,
 ) -> bool:
-    """Store one verdict about ``finding``; False when its ``source_key`` was already stored."""
+    """Store one verdict about ``finding``; False when its ``source_key`` was already stored.
+
+    With ``reinstate``, a stored but retracted signal of that key (a thread resolved again
+    after being unresolved) comes back with this item's verdict; a live one is left alone.
+    """
     values = {
         "repo": item.repo,
         "pr_number": item.pr_number,
@@ -76,13 +82,82 @@ def record_feedback(
     }
     if item.occurred_at is not None:
         values["occurred_at"] = item.occurred_at
-    inserted = s.scalars(
-        pg_insert(FeedbackRow)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=[FeedbackRow.source_key])
-        .returning(FeedbackRow.id)
-    ).first()
+    statement = pg_insert(FeedbackRow).values(**values)
+    if reinstate:
+        statement = statement.on_conflict_do_update(
+            index_elements=[FeedbackRow.source_key],
+            set_={
+                **{k: statement.excluded[k] for k in ("signal", "verdict", "actor", "reason")},
+                "occurred_at": values.get("occurred_at", func.now()),
+                "retracted_at": None,
+            },
+            where=FeedbackRow.retracted_at.is_not(None),
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=[FeedbackRow.source_key])
+    inserted = s.scalars(statement.returning(FeedbackRow.id)).first()
     return inserted is not None
+
+
+@dataclass(frozen=True)
+class PostedSuggestion:
+    """A finding the bot posted inline with a suggestion, and the head it was reviewed at."""
+
+    review_id: int
+    head_sha: str
+    fingerprint: str
+    path: str
+    line: int
+    end_line: int | None
+    suggestion: str
+
+
+def posted_suggestions(s: Session, repo: str, pr_number: int, *, limit: int = 200) -> list[PostedSuggestion]:
+    """The PR's posted inline findings with a suggestion whose application is not yet recorded."""
+    already = select(FeedbackRow.id).where(
+        FeedbackRow.source_key == func.concat("applied:", FindingRow.review_id, ":", FindingRow.fingerprint)
+    )
+    rows = s.execute(
+        select(FindingRow, Review.head_sha)
+        .join(PostedComment, PostedComment.review_id == FindingRow.review_id)
+        .join(Review, Review.id == FindingRow.review_id)
+        .where(
+            PostedComment.repo == repo,
+            PostedComment.pr_number == pr_number,
+            PostedComment.kind == PostedKind.INLINE,
+            PostedComment.fingerprint == FindingRow.fingerprint,
+            FindingRow.suggestion.is_not(None),
+            Review.head_sha.is_not(None),
+            ~already.exists(),
+        )
+        .order_by(FindingRow.id)
+        .limit(limit)
+    )
+    return [
+        PostedSuggestion(f.review_id, head, f.fingerprint, f.path, f.line, f.end_line, f.suggestion)
+        for f, head in rows
+    ]
+
+
+@dataclass(frozen=True)
+class CommentedPull:
+    repo: str
+    pr_number: int
+    installation_id: int | None
+
+
+def recently_commented_pulls(s: Session, *, since: datetime, limit: int = 500) -> list[CommentedPull]:
+    """Pull requests on which the bot posted inline comments since ``since``, newest first:
+    the ones whose comments may be collecting reactions."""
+    rows = s.execute(
+        select(PostedComment.repo, PostedComment.pr_number, func.max(Review.installation_id))
+        .join(Review, Review.id == PostedComment.review_id)
+        .where(PostedComment.kind == PostedKind.INLINE, PostedComment.posted_at >= since)
+        .group_by(PostedComment.repo, PostedComment.pr_number)
+        .order_by(func.max(PostedComment.posted_at).desc())
+        .limit(limit)
+    )
+    return [CommentedPull(repo, number, installation) for repo, number, installation in rows]
 
 
 def retract_feedback(s: Session, source_key: str) -> bool:
@@ -105,6 +180,7 @@ class RuleVerdicts:
     rejected: int = 0
     dismissed: int = 0
     last_at: datetime | None = None
+    first_at: datetime | None = None
 
 
 def rule_verdicts(
@@ -127,18 +203,25 @@ def rule_verdicts(
         distinct = distinct.where(FeedbackRow.occurred_at >= since)
     sub = distinct.subquery()
     rows = s.execute(
-        select(sub.c.repo, sub.c.rule, sub.c.verdict, func.count(), func.max(sub.c.occurred_at))
+        select(
+            sub.c.repo, sub.c.rule, sub.c.verdict, func.count(), func.max(sub.c.occurred_at),
+            func.min(sub.c.occurred_at),
+        )
         .group_by(sub.c.repo, sub.c.rule, sub.c.verdict)
         .order_by(sub.c.repo, sub.c.rule)
     )
     merged: dict[tuple[str, str], RuleVerdicts] = {}
-    for repo_name, rule, verdict, count, last_at in rows:
+    for repo_name, rule, verdict, count, last_at, first_at in rows:
         key = (repo_name, rule)
         current = merged.get(key, RuleVerdicts(repo_name, rule))
         field = Verdict(verdict).value
         latest = max(filter(None, (current.last_at, last_at)), default=None)
+        earliest = min(filter(None, (current.first_at, first_at)), default=None)
         merged[key] = RuleVerdicts(
-            **{**current.__dict__, field: getattr(current, field) + count, "last_at": latest}
+            **{
+                **current.__dict__, field: getattr(current, field) + count,
+                "last_at": latest, "first_at": earliest,
+            }
         )
     return list(merged.values())
 

@@ -48,6 +48,8 @@ class ReviewSource(StrEnum):
 
 class ReviewStatus(StrEnum):
     PENDING = "pending"
+    # Behind the PR's running review (one running, one waiting; docs/architecture.md).
+    WAITING = "waiting"
     QUEUED = "queued"
     RUNNING = "running"
     POSTING = "posting"
@@ -57,9 +59,10 @@ class ReviewStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-# Reviews in these states may still do work; a new head SHA or a closed PR cancels them.
+# Reviews in these states may still do work; a closed PR cancels them.
 OPEN_REVIEW_STATUSES: tuple[ReviewStatus, ...] = (
     ReviewStatus.PENDING,
+    ReviewStatus.WAITING,
     ReviewStatus.QUEUED,
     ReviewStatus.RUNNING,
     ReviewStatus.POSTING,
@@ -194,6 +197,9 @@ class Delivery(Base):
     received_at: Mapped[datetime] = _now()
     enqueued_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(server_default=text("0"))
+    # A command delivery's ``reviewer.commands.CommandRequest`` (JSON), kept so that the
+    # sweeper can send it again after the broker refused it; None for other deliveries.
+    command: Mapped[dict[str, Any] | None]
 
 
 class Snapshot(Base):

@@ -8,7 +8,7 @@ finished, when nothing was posted): what the PR author waits.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -19,6 +19,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
+from reviewer.acceptance import VerdictFact, tally
+from reviewer.adapters.storage.learning import votes
 from reviewer.adapters.storage.models import (
     AgentRun,
     FindingRow,
@@ -28,7 +30,7 @@ from reviewer.adapters.storage.models import (
 )
 from reviewer.adapters.storage.report_models import DailyReportRow
 from reviewer.findings import Category
-from reviewer.reports import DailyReport, FindingFact, ReviewFact
+from reviewer.reports import UNASSIGNED_TEAM, DailyReport, FindingFact, ReviewFact
 
 _PR_REVIEW = Review.source == ReviewSource.GITHUB
 _DAY = func.date(func.timezone("UTC", Review.created_at))
@@ -264,7 +266,7 @@ class Totals:
     p50_s: float | None
     p95_s: float | None
     cache_hit_rate: float
-    # None until the feedback loop stores accepted/rejected signals.
+    # Accepted share of the window's verdicts on findings; None while there are none.
     acceptance_rate: float | None = None
 
     @property
@@ -301,7 +303,28 @@ def window_totals(s: Session, start: datetime, end: datetime, repos: Sequence[st
         p50_s=None if p50 is None else float(p50),
         p95_s=None if p95 is None else float(p95),
         cache_hit_rate=int(cached) / int(runs) if runs else 0.0,
+        acceptance_rate=tally("window", verdict_facts(s, start, end, repos=repos)).rate,
     )
+
+
+def verdict_facts(
+    s: Session,
+    start: datetime,
+    end: datetime,
+    *,
+    repos: Sequence[str] | None = None,
+    team_of: Callable[[str], str] | None = None,
+) -> list[VerdictFact]:
+    """The verdicts given in ``[start, end)`` (one per person, finding and verdict), by UTC day;
+    a feedback row's own team wins over ``team_of(repo)``."""
+    return [
+        VerdictFact(
+            repo=v.repo, rule=v.rule, agent=v.agent,
+            team=v.team or (team_of(v.repo) if team_of else UNASSIGNED_TEAM),
+            verdict=v.verdict, day=v.occurred_at.astimezone(UTC).date(),
+        )
+        for v in votes(s, start, end, repos)
+    ]
 
 
 @dataclass(frozen=True)

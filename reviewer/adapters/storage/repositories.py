@@ -14,7 +14,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, text, update
+from sqlalchemy import ColumnElement, delete, func, literal, null, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -48,6 +49,11 @@ _STATUS_TIMESTAMP: dict[ReviewStatus, str] = {
     ReviewStatus.CANCELLED: "finished_at",
 }
 
+# A review in one of these states does no more work.
+_FINISHED_STATUSES = (
+    ReviewStatus.POSTED, ReviewStatus.COMPLETED, ReviewStatus.FAILED, ReviewStatus.CANCELLED,
+)
+
 # Must match the predicate of the partial index uq_reviews_github_head, literally.
 _GITHUB_ONLY = text("source = 'github'")
 
@@ -64,8 +70,10 @@ def record_delivery(
     repo: str | None,
     pr_number: int | None,
     installation_id: int | None,
+    command: dict[str, Any] | None = None,
 ) -> tuple[Delivery, bool]:
-    """The delivery row for ``delivery_id`` and whether this call created it."""
+    """The delivery row for ``delivery_id`` and whether this call created it (``command``:
+    a command delivery's request, kept for the sweeper)."""
     inserted = s.execute(
         pg_insert(Delivery)
         .values(
@@ -76,6 +84,8 @@ def record_delivery(
             pr_number=pr_number,
             installation_id=installation_id,
             status=DeliveryStatus.RECEIVED,
+            # SQL NULL, not JSON null, when there is no command (the sweeper tests IS NOT NULL)
+            command=command if command is not None else null(),
         )
         .on_conflict_do_nothing(index_elements=[Delivery.id])
         .returning(Delivery.id)
@@ -118,13 +128,13 @@ def note_delivery_attempt(s: Session, delivery_id: str, *, reason: str | None = 
 def deliveries_to_resend(
     s: Session, *, older_than: datetime, max_attempts: int, limit: int = 100
 ) -> list[Delivery]:
-    """Deliveries that got a review but never reached the broker, oldest first."""
+    """Deliveries that got a review (or carry a command) but never reached the broker, oldest first."""
     return list(
         s.scalars(
             select(Delivery)
             .where(
                 Delivery.status == DeliveryStatus.RECEIVED,
-                Delivery.review_id.is_not(None),
+                or_(Delivery.review_id.is_not(None), Delivery.command.is_not(None)),
                 Delivery.received_at < older_than,
                 Delivery.attempts < max_attempts,
             )
@@ -213,11 +223,14 @@ def set_review_status(
 
 
 def note_dispatch(s: Session, review_id: int) -> None:
-    """Record one more dispatch of the canvas for this review (the sweeper's budget)."""
+    """Record one more dispatch of the canvas for this review (the sweeper's budget).
+
+    A review that finished meanwhile (e.g. replaced by a newer push) stays finished.
+    """
     _update(
         s,
         Review,
-        Review.id == review_id,
+        (Review.id == review_id) & Review.status.not_in(_FINISHED_STATUSES),
         {
             "status": ReviewStatus.QUEUED,
             "dispatch_attempts": Review.dispatch_attempts + 1,
@@ -299,7 +312,9 @@ def record_github_review(s: Session, review_id: int, github_review_id: int) -> N
 
 
 def save_summary(s: Session, review_id: int, summary: dict[str, Any]) -> None:
-    _update(s, Review, Review.id == review_id, {"summary": summary, "updated_at": func.now()})
+    """Set the summary's keys; keys stored earlier by other steps (``learning``) stay."""
+    merged = func.coalesce(Review.summary, literal({}, JSONB)).op("||")(literal(summary, JSONB))
+    _update(s, Review, Review.id == review_id, {"summary": merged, "updated_at": func.now()})
 
 
 # --- snapshots and agent results ----------------------------------------------------------

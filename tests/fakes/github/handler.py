@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import secrets
@@ -52,6 +53,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_PATCH(self) -> None:
         self._handle("PATCH")
 
+    def do_DELETE(self) -> None:
+        self._handle("DELETE")
+
     def _handle(self, method: str) -> None:
         fake = self.fake
         parts = urlsplit(self.path)
@@ -63,6 +67,7 @@ class _Handler(BaseHTTPRequestHandler):
             method, path, query, {k.lower(): v for k, v in self.headers.items()}, body,
             received_at=time.time(),
         )
+        self._record = record
         with fake._lock:
             fake.requests.append(record)
             delay = sum(s for m, p, s in fake.latency if (m in (None, method)) and p.search(path))
@@ -151,6 +156,24 @@ class _Handler(BaseHTTPRequestHandler):
             if number not in repo.pulls:
                 raise KeyError(rest)
             return self._create_issue_comment(repo, number, record)
+        if pm := re.fullmatch(r"pulls/(\d+)/comments", rest):
+            number = int(pm.group(1))
+            comments = [fake.review_comment_json(repo, number, c) for c in repo.review_comments.get(number, [])]
+            items, headers = paginate(fake.url, path, query, comments)
+            return self._send(200, items, headers)
+        if pm := re.fullmatch(r"pulls/comments/(\d+)", rest):
+            number, comment = fake.find_review_comment(repo, int(pm.group(1)))
+            return self._send(200, fake.review_comment_json(repo, number, comment))
+        if pm := re.fullmatch(r"pulls/comments/(\d+)/reactions", rest):
+            _, comment = fake.find_review_comment(repo, int(pm.group(1)))
+            if method == "POST":
+                return self._react_to_review_comment(comment, record)
+            reactions = [fake.reaction_json(r) for r in comment.get("_reactions", [])]
+            items, headers = paginate(fake.url, path, query, reactions)
+            return self._send(200, items, headers)
+        if (pm := re.fullmatch(r"pulls/comments/(\d+)/reactions/(\d+)", rest)) and method == "DELETE":
+            fake.remove_review_comment_reaction(repo.full_name, int(pm.group(1)), int(pm.group(2)))
+            return self._send_bytes(204, b"", "application/json; charset=utf-8")
         if im := re.fullmatch(r"issues/comments/(\d+)/reactions", rest):
             if method != "POST":
                 raise KeyError(rest)
@@ -305,6 +328,12 @@ class _Handler(BaseHTTPRequestHandler):
         }
         with fake._lock:
             repo.reviews.setdefault(pr.number, []).append(review)
+            for comment in review["comments"]:
+                fake.store_review_comment(
+                    repo, pr.number, review_id=review_id, path=comment["path"], line=comment["line"],
+                    body=comment["body"], user=BOT_LOGIN, user_type="Bot", commit_id=review["commit_id"],
+                    start_line=comment.get("start_line"), side=comment.get("side", "RIGHT"),
+                )
             drop = fake.drop_review_responses > 0
             if drop:
                 fake.drop_review_responses -= 1
@@ -359,6 +388,15 @@ class _Handler(BaseHTTPRequestHandler):
                 reactions.append(existing)
                 return self._send(201, existing)
         return self._send(200, existing)
+
+    def _react_to_review_comment(self, comment: dict[str, Any], record: RecordedRequest) -> None:
+        """The bot reacting to an inline comment: 201 when new, 200 when it already had."""
+        content = (record.json() or {}).get("content")
+        allowed = ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")
+        if content not in allowed:
+            return self._unprocessable([f"content {content!r} is not a valid reaction"], DOCS)
+        reaction, created = self.fake.add_review_comment_reaction(comment, content, BOT_LOGIN, "Bot")
+        return self._send(201 if created else 200, self.fake.reaction_json(reaction))
 
     def _update_issue_comment(self, repo: FakeRepo, comment_id: int, record: RecordedRequest) -> None:
         fake = self.fake
@@ -462,16 +500,29 @@ class _Handler(BaseHTTPRequestHandler):
         )
 
     def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        self._send_bytes(
-            status, json.dumps(payload).encode(), "application/json; charset=utf-8", headers
-        )
+        data = json.dumps(payload).encode()
+        record = getattr(self, "_record", None)
+        if status == 200 and record is not None and record.method == "GET":
+            # GitHub's conditional requests: every GET answer has an ETag; sending it back in
+            # If-None-Match gets a 304 without a body, which does not count against the limit.
+            etag = f'W/"{hashlib.sha1(data).hexdigest()}"'
+            headers = {**(headers or {}), "ETag": etag}
+            if record.headers.get("if-none-match") == etag:
+                with self.fake._lock:
+                    self.fake.remaining = min(self.fake.rate_limit, self.fake.remaining + 1)
+                return self._send_bytes(304, b"", "application/json; charset=utf-8", headers)
+        self._send_bytes(status, data, "application/json; charset=utf-8", headers)
 
     def _send_bytes(
         self, status: int, data: bytes, content_type: str, headers: dict[str, str] | None = None
     ) -> None:
         fake = self.fake
+        record = getattr(self, "_record", None)
+        if record is not None:
+            record.status = status
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        if status not in (204, 304):
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         all_headers = {
             "x-ratelimit-limit": str(fake.rate_limit),

@@ -75,6 +75,9 @@ class FakeRepo:
     # Every check run, in creation order; each keeps its ``annotations`` and, for tests, the
     # list of request bodies that created and updated it (``requests``).
     check_runs: list[dict[str, Any]] = field(default_factory=list)
+    # PR number -> its inline review comments (GitHub's review comments), oldest first; each
+    # keeps its reactions under ``_reactions`` (rendered as the ``reactions`` rollup).
+    review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +88,7 @@ class RecordedRequest:
     headers: dict[str, str]  # lower-case names
     body: bytes
     received_at: float = 0.0  # time.time() when the request arrived (for latency figures)
+    status: int = 0  # the status the fake answered (304 for a conditional request that matched)
 
     def json(self) -> Any:
         return json.loads(self.body or b"null")

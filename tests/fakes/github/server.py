@@ -23,6 +23,7 @@ from tests.fakes.github.model import (
     ScriptedFailure,
     git_blob_sha,
     make_patch,
+    now_iso,
 )
 from tests.fakes.github.shapes import GitHubShapes
 
@@ -187,7 +188,10 @@ class FakeGitHub(GitHubShapes):
             if before == after:
                 continue
             status = "added" if before is None else "removed" if after is None else "modified"
-            patch, adds, dels = make_patch((before or b"").decode(), (after or b"").decode())
+            try:
+                patch, adds, dels = make_patch((before or b"").decode(), (after or b"").decode())
+            except UnicodeDecodeError:  # a binary file: GitHub sends no patch
+                patch, adds, dels = None, 0, 0
             files.append(FakeFile(path, status, patch or None, adds, dels, sha=git_blob_sha(after or b"")))
         return files
 
@@ -343,6 +347,88 @@ class FakeGitHub(GitHubShapes):
             comments = self.repos[repo].issue_comments.values() if repo in self.repos else []
             found = next((c for cs in comments for c in cs if c["id"] == comment_id), {})
             return [r["content"] for r in found.get("_reactions", [])]
+
+    # inline review comments, replies and their reactions
+
+    def store_review_comment(
+        self, repo: FakeRepo, number: int, *, review_id: int | None, path: str, line: int | None,
+        body: str, user: str, user_type: str = "User", commit_id: str, in_reply_to_id: int | None = None,
+        start_line: int | None = None, side: str = "RIGHT", author_association: str = "NONE",
+    ) -> dict[str, Any]:
+        with self._lock:
+            comment = {
+                "id": self.next_id(), "review_id": review_id or self.next_id(), "path": path,
+                "line": line, "original_line": line, "start_line": start_line,
+                "start_side": side if start_line else None, "side": side, "body": body,
+                "user": user, "user_type": user_type, "commit_id": commit_id,
+                "in_reply_to_id": in_reply_to_id, "created_at": now_iso(),
+                "author_association": author_association, "_reactions": [],
+            }
+            repo.review_comments.setdefault(number, []).append(comment)
+            return comment
+
+    def find_review_comment(self, repo: FakeRepo, comment_id: int) -> tuple[int, dict[str, Any]]:
+        """(PR number, stored comment); KeyError (the handler's 404) when there is none."""
+        with self._lock:
+            for number, comments in repo.review_comments.items():
+                for comment in comments:
+                    if comment["id"] == comment_id:
+                        return number, comment
+        raise KeyError(comment_id)
+
+    def review_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """The PR's inline comments as GitHub lists them (with ``reactions`` rollups)."""
+        with self._lock:
+            fake_repo = self.repos[repo]
+            return [self.review_comment_json(fake_repo, number, c) for c in fake_repo.review_comments.get(number, [])]
+
+    def bot_review_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.review_comments(repo, number) if c["user"]["type"] == "Bot"]
+
+    def reply_to_review_comment(
+        self, repo: str, comment_id: int, body: str, *, author: str = "octocat",
+        author_association: str = "MEMBER", user_type: str = "User",
+    ) -> dict[str, Any]:
+        """Someone replies in the thread of inline comment ``comment_id``; GitHub's JSON of it."""
+        fake_repo = self.repos[repo]
+        number, parent = self.find_review_comment(fake_repo, comment_id)
+        reply = self.store_review_comment(
+            fake_repo, number, review_id=None, path=parent["path"], line=parent["line"], body=body,
+            user=author, user_type=user_type, commit_id=parent["commit_id"],
+            in_reply_to_id=comment_id, author_association=author_association,
+        )
+        return self.review_comment_json(fake_repo, number, reply)
+
+    def add_review_comment_reaction(
+        self, comment: dict[str, Any], content: str, user: str, user_type: str = "User"
+    ) -> tuple[dict[str, Any], bool]:
+        """(reaction, created): one reaction per (user, content), like GitHub."""
+        with self._lock:
+            reactions = comment.setdefault("_reactions", [])
+            existing = next((r for r in reactions if r["user"] == user and r["content"] == content), None)
+            if existing is not None:
+                return existing, False
+            reaction = {"id": self.next_id(), "content": content, "user": user,
+                        "user_type": user_type, "created_at": now_iso()}
+            reactions.append(reaction)
+            return reaction, True
+
+    def react_to_review_comment(self, repo: str, comment_id: int, content: str, user: str = "octocat") -> int:
+        """``user`` reacts to an inline comment (a person in the web UI); the reaction id."""
+        _, comment = self.find_review_comment(self.repos[repo], comment_id)
+        return self.add_review_comment_reaction(comment, content, user)[0]["id"]
+
+    def remove_review_comment_reaction(self, repo: str, comment_id: int, reaction_id: int) -> None:
+        _, comment = self.find_review_comment(self.repos[repo], comment_id)
+        with self._lock:
+            comment["_reactions"] = [r for r in comment["_reactions"] if r["id"] != reaction_id]
+
+    def conditional_counts(self, path_regex: str) -> dict[int, int]:
+        """Answers by status to GET requests matching ``path_regex`` (e.g. {200: 3, 304: 5})."""
+        counts: dict[int, int] = {}
+        for request in self.requests_to(path_regex, "GET"):
+            counts[request.status] = counts.get(request.status, 0) + 1
+        return counts
 
     def check_runs(self, repo: str, head_sha: str | None = None) -> list[dict[str, Any]]:
         """Check runs with their state, accumulated ``annotations`` and every request body."""

@@ -261,3 +261,58 @@ class GitHubShapes:
             "app": None,
             "pull_requests": [],
         }
+
+    # -- review comments (inline) and their reactions ---------------------------------------
+
+    def reaction_json(self, reaction: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "id": reaction["id"],
+            "node_id": f"REA_{reaction['id']}",
+            "user": self.user_json(reaction["user"], reaction.get("user_type", "User")),
+            "content": reaction["content"],
+            "created_at": reaction["created_at"],
+        }
+
+    def review_comment_json(self, repo: FakeRepo, number: int, c: dict[str, Any]) -> dict[str, Any]:
+        """GitHub's ``pull-request-review-comment``, with the ``reactions`` rollup."""
+        api = f"{self.url}/repos/{repo.full_name}"
+        html = f"{self.url}/{repo.full_name}/pull/{number}#discussion_r{c['id']}"
+        counts = {k: 0 for k in ("+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes")}
+        for reaction in c.get("_reactions", []):
+            counts[reaction["content"]] += 1
+        entry = {
+            "url": f"{api}/pulls/comments/{c['id']}",
+            "pull_request_review_id": c["review_id"],
+            "id": c["id"],
+            "node_id": f"PRRC_{c['id']}",
+            "diff_hunk": c.get("diff_hunk", ""),
+            "path": c["path"],
+            "position": c["line"],
+            "original_position": c["original_line"],
+            "commit_id": c["commit_id"],
+            "original_commit_id": c["commit_id"],
+            "user": self.user_json(c["user"], c["user_type"]),
+            "body": c["body"],
+            "created_at": c["created_at"],
+            "updated_at": c["created_at"],
+            "html_url": html,
+            "pull_request_url": f"{api}/pulls/{number}",
+            "author_association": c["author_association"],
+            "_links": {
+                "self": {"href": f"{api}/pulls/comments/{c['id']}"},
+                "html": {"href": html},
+                "pull_request": {"href": f"{api}/pulls/{number}"},
+            },
+            "start_line": c.get("start_line"),
+            "original_start_line": c.get("start_line"),
+            "start_side": c.get("start_side"),
+            "line": c["line"],
+            "original_line": c["original_line"],
+            "side": c.get("side", "RIGHT"),
+            "subject_type": "line",
+            "reactions": {"url": f"{api}/pulls/comments/{c['id']}/reactions",
+                          "total_count": sum(counts.values()), **counts},
+        }
+        if c.get("in_reply_to_id") is not None:
+            entry["in_reply_to_id"] = c["in_reply_to_id"]
+        return entry
