@@ -155,6 +155,12 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
         if done is not None and done.status == AgentStatus.OK:
             log.info("agent.reused")
             return done.model_dump(mode="json")
+        if review_row is not None and review_row.status == ReviewStatus.CANCELLED:
+            # Superseded by a newer push (or the PR closed) before this agent started: its
+            # review will post nothing, so spend nothing on it.
+            log.info("agent.skipped_cancelled")
+            result = AgentResult(agent=agent, status=AgentStatus.SKIPPED, error="review cancelled; not run")
+            return result.model_dump(mode="json")
         if snapshot is None:
             raise RuntimeError("the review's snapshot is missing")
         starts = _count_start(self, review_id, agent)

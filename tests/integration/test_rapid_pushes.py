@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import text
 
 from reviewer.adapters.storage import Database, ReviewStatus
 from reviewer.adapters.storage import repositories as repo
@@ -114,3 +115,25 @@ def test_the_sweeper_hands_over_a_waiting_review_whose_hand_over_was_lost(
     # a second pass finds nothing left to hand over, and nothing is posted twice
     app.tasks["reviewer.sweep"]()
     assert len(fake_github.reviews(REPO, 62)) == 1
+
+
+def test_an_agent_of_a_cancelled_review_does_not_run(service_env, start_worker, fake_github, intake, tmp_path):
+    """A superseded review's agents that had not started yet spend nothing: they are skipped."""
+    trace = tmp_path / "agents.jsonl"
+    start_worker(REVIEWER_TEST_AGENT_TRACE=str(trace))
+    services, app = intake
+    db = Database(service_env["REVIEWER_DATABASE_URL"])
+    pr = _pull_request(fake_github, 62)
+    review_id = deliver(services, app, REPO, pr, "opened", "rp-cancel").review_id
+    wait_for(lambda: _status(db, review_id) == ReviewStatus.POSTED, timeout=90, what="the review")
+    ran = trace.read_text().count('"security"')
+    with db.session() as s:
+        repo.set_review_status(s, review_id, ReviewStatus.CANCELLED, error="superseded")
+        s.execute(text("DELETE FROM agent_runs WHERE review_id = :r AND agent = 'security'"), {"r": review_id})
+
+    ref = {"review_id": review_id, "head_sha": pr.head_sha}
+    result = app.signature(
+        "reviewer.run_agent", args=(ref,), kwargs={"agent": "security", "review_id": review_id}
+    ).apply_async().get(timeout=60)
+    assert (result["status"], result["error"]) == ("skipped", "review cancelled; not run")
+    assert trace.read_text().count('"security"') == ran  # the agent itself never ran again
