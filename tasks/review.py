@@ -21,7 +21,7 @@ from reviewer.adapters.github import (
     ReviewRejected,
     TransientGitHubError,
 )
-from reviewer.adapters.storage import ReviewStatus
+from reviewer.adapters.storage import ReviewStatus, review_queue
 from reviewer.adapters.storage import repositories as repo
 from reviewer.agents.registry import analysed_suffixes
 from reviewer.collect import collect_snapshot
@@ -152,15 +152,19 @@ def run_agent(self: ReviewerTask, ref: dict, *, agent: str, review_id: int) -> d
             snapshot = repo.load_snapshot(s, review_id) if done is None else None
             review_row = repo.get_review(s, review_id) if done is None else None
             scope = review_row.incremental if review_row is not None else None
+            newer = review_queue.newer_waiting(s, review_row) if review_row is not None else None
         if done is not None and done.status == AgentStatus.OK:
             log.info("agent.reused")
             return done.model_dump(mode="json")
-        if review_row is not None and review_row.status == ReviewStatus.CANCELLED:
-            # Superseded by a newer push (or the PR closed) before this agent started: its
-            # review will post nothing, so spend nothing on it.
-            log.info("agent.skipped_cancelled")
-            result = AgentResult(agent=agent, status=AgentStatus.SKIPPED, error="review cancelled; not run")
-            return result.model_dump(mode="json")
+        if review_row is not None and (review_row.status == ReviewStatus.CANCELLED or newer is not None):
+            # Cancelled (the PR closed), or a newer push's review waits: the chord callback's
+            # checkpoint will stop this review and hand over, so it posts nothing; an agent
+            # that has not started yet spends nothing on it.
+            why = "review cancelled" if newer is None else f"superseded by the review of {newer.head_sha[:12]}"
+            log.info("agent.skipped", reason=why)
+            return AgentResult(agent=agent, status=AgentStatus.SKIPPED, error=f"{why}; not run").model_dump(
+                mode="json"
+            )
         if snapshot is None:
             raise RuntimeError("the review's snapshot is missing")
         starts = _count_start(self, review_id, agent)

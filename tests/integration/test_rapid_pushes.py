@@ -137,3 +137,18 @@ def test_an_agent_of_a_cancelled_review_does_not_run(service_env, start_worker, 
     ).apply_async().get(timeout=60)
     assert (result["status"], result["error"]) == ("skipped", "review cancelled; not run")
     assert trace.read_text().count('"security"') == ran  # the agent itself never ran again
+
+    # A newer push's review waits behind a running one: agents not started yet are skipped too.
+    with db.session() as s:
+        repo.set_review_status(s, review_id, ReviewStatus.RUNNING)
+        s.execute(text("DELETE FROM agent_runs WHERE review_id = :r AND agent = 'security'"), {"r": review_id})
+        newer, _ = repo.get_or_create_review(
+            s, source="github", repo=REPO, pr_number=pr.number, head_sha="f" * 40, base_sha=pr.base_sha,
+            installation_id=None, trigger="pull_request.synchronize",
+        )
+        repo.set_review_status(s, newer.id, ReviewStatus.WAITING)
+    result = app.signature(
+        "reviewer.run_agent", args=(ref,), kwargs={"agent": "security", "review_id": review_id}
+    ).apply_async().get(timeout=60)
+    assert (result["status"], result["error"]) == ("skipped", f"superseded by the review of {'f' * 12}; not run")
+    assert trace.read_text().count('"security"') == ran
