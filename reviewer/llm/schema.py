@@ -110,9 +110,10 @@ def schema_prompt_tokens(count: TokenCounter, *, joint: bool = False) -> int:
 
     OpenAI puts the schema in front of the system message (its prompt-caching guide: "the
     structured output schema serves as a prefix to the system message") and bills it as
-    input. The measured rule (openai/openai-cookbook#2140): the schema's JSON without
-    ``required``/``additionalProperties``/``$schema``, plus 9. The fake provider bills the
-    same, so budgets, estimates and the benchmark all include it.
+    input. How many tokens is not documented; a user's measurement (openai/openai-cookbook
+    #2140): the schema's JSON without ``required``/``additionalProperties``/``$schema``,
+    plus 9. The fake provider bills the same, so budgets, estimates and the benchmark all
+    include it.
     """
     return count(_billed_schema_text(joint)) + 9
 

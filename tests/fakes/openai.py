@@ -61,7 +61,7 @@ class Recorded:
 
 def schema_tokens(response_format: dict | None) -> int:
     """Prompt tokens OpenAI bills for a ``json_schema`` response format: it puts the schema in
-    front of the system message (its prompt-caching guide) and, as measured in
+    front of the system message (its prompt-caching guide) and, as a user measured in
     openai/openai-cookbook#2140, bills the schema's JSON without ``required``,
     ``additionalProperties`` and ``$schema``, plus 9 tokens. Plain JSON mode: nothing."""
     if not response_format or response_format.get("type") != "json_schema":

@@ -218,3 +218,11 @@ def test_the_schema_sent_is_compact_and_still_strict():
     assert finding["additionalProperties"] is False and set(finding["required"]) == set(finding["properties"])
     assert finding["properties"]["end_line"]["type"] == ["integer", "null"]
     assert finding["properties"]["severity"]["enum"] == ["critical", "high", "medium", "low", "info"]
+
+
+def test_a_pushed_comment_adds_no_risk_even_when_it_names_one():
+    text = LONG_METHOD.replace("        step_10 = 10\n", "        # keep the SQL query and password checks\n        step_10 = 10\n")
+    units, _ = build_units(_one_file(text))
+    kept, _ = focus_units(units, {"s.py": frozenset({12})})  # only the comment line changed
+    assert kept and all(score == 0 for unit in kept for score in unit.risk.values())
+    assert build_units(_one_file(text))[0][0].risk["security"] > 0  # in a first review it would count
