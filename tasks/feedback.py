@@ -26,7 +26,7 @@ from reviewer.feedback import FeedbackItem, Signal, Verdict
 from reviewer.learning import flagged_code
 from reviewer.llm.calls import LLMUnavailable
 from reviewer.llm.prompts import BoundaryCollision
-from reviewer.llm.schema import MalformedAnswer, parse_answer
+from reviewer.llm.schema import MalformedAnswer, parse_answer, schema_prompt_tokens
 from reviewer.llm.tokens import count_messages
 from reviewer.render import parse_finding_marker
 from reviewer.reply_classifier import (
@@ -168,7 +168,7 @@ def classify_reply(services, text: str, target: Target) -> Classification | None
     try:
         completion = llm.complete(
             model=services.settings.llm_model_feedback, messages=messages, max_tokens=200,
-            estimated_tokens=count_messages(messages, llm.count) + 200,
+            estimated_tokens=count_messages(messages, llm.count) + schema_prompt_tokens(llm.count) + 200,
         )
         answer = parse_answer(completion.text)
     except (LLMUnavailable, MalformedAnswer) as exc:

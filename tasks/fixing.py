@@ -24,6 +24,7 @@ from reviewer.fixes.source import Fix, Source
 from reviewer.llm.agent_pass import MODE_COST_CAP, MODE_LLM, MODE_UNAVAILABLE
 from reviewer.llm.calls import ChunkRequest, review_chunk
 from reviewer.llm.prompts import BoundaryCollision, repo_instructions
+from reviewer.llm.schema import schema_prompt_tokens
 from reviewer.llm.tokens import count_messages
 from reviewer.payloads import AgentResult, AgentStatus
 from reviewer.snapshot import PullRequestSnapshot
@@ -71,7 +72,9 @@ class LLMFixer:
         messages = self._messages(finding, source)
         max_output = service.config.policy.max_output_tokens
         ledger = service.ledger(self.review_key)
-        estimate = service.prices.cost(self.model, count_messages(messages, service.count), max_output)
+        # the structured-output schema is billed as input too
+        prompt = count_messages(messages, service.count) + schema_prompt_tokens(service.count)
+        estimate = service.prices.cost(self.model, prompt, max_output)
         cap = service.config.usd_cap_per_pr
         if ledger.spent() + estimate > cap:
             self.stopped = f"per-PR LLM cost cap ${cap:g} reached"
