@@ -210,6 +210,10 @@ class CodeHost(Protocol):
         """Every reaction on an inline comment, conditional on the first page's ``etag``."""
         ...
 
+    def can_write(self, repo: str, login: str) -> bool:
+        """Whether ``login`` has write access to ``repo`` (admin, maintain or write)."""
+        ...
+
     def rate_remaining(self) -> int | None:
         """Requests left in this installation's shared rate-limit budget (None: unknown)."""
         ...

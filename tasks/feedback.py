@@ -11,12 +11,14 @@ the repository's team. Reactions are polled by ``tasks.reactions`` and stored th
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
 
 import structlog
 from celery import shared_task
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
 from reviewer.adapters.github import GitHubError, TransientGitHubError
 from reviewer.adapters.storage import feedback as store
@@ -130,6 +132,42 @@ def team_of(services, repo_name: str) -> str | None:
     return None if team == UNASSIGNED_TEAM else team
 
 
+#: How long a "may this person reject findings here" answer is kept (Redis).
+WRITE_ACCESS_TTL_S = 3600
+
+
+def may_reject(services, host, item: FeedbackItem, spend: Callable[[], None] | None = None) -> bool:
+    """Whether ``item`` may count: a rejection or dismissal suppresses findings for the whole
+    repository, so it needs someone with write access there (a contributor resolving threads
+    on their own PR, or any passer-by's 👎 on a public repository, must not switch security
+    findings off). Acceptances count from anyone: they only ever keep findings.
+
+    The answer is cached in Redis for an hour; ``spend`` is called before a GitHub request
+    (the reaction poller's budget).
+    """
+    if item.verdict == Verdict.ACCEPTED or not item.actor:
+        return True
+    key = f"reviewer:can-write:{item.repo}:{item.actor.lower()}"
+    try:
+        cached = services.redis.get(key)
+    except RedisError:
+        cached = None
+    if cached is not None:
+        return cached in (b"1", "1")
+    if spend is not None:
+        spend()
+    allowed = host.can_write(item.repo, item.actor)
+    try:
+        services.redis.set(key, "1" if allowed else "0", ex=WRITE_ACCESS_TTL_S)
+    except RedisError:
+        pass  # only a cache
+    return allowed
+
+
+def untrusted(item: FeedbackItem) -> str:
+    return f"ignored: {item.actor} has no write access, needed to {item.verdict.value.removesuffix('ed')}"
+
+
 def store_verdict(
     services, item: FeedbackItem, target: Target, text: str | None, *, reinstate: bool = False
 ) -> bool:
@@ -231,6 +269,8 @@ def _thread(services, host, signal: ThreadSignal) -> str:
         verdict=Verdict.ACCEPTED if changed else Verdict.DISMISSED,
         source_key=signal.source_key, actor=signal.actor, occurred_at=signal.occurred_at,
     )
+    if not may_reject(services, host, item):
+        return untrusted(item)
     stored = store_verdict(services, item, target, text, reinstate=True)
     return f"{item.verdict.value}" if stored else "duplicate"
 
@@ -260,6 +300,8 @@ def _reply(services, host, signal: ReplySignal) -> str:
         verdict=verdict, source_key=signal.source_key, actor=signal.actor, reason=reason,
         occurred_at=signal.occurred_at,
     )
+    if not may_reject(services, host, item):
+        return untrusted(item)
     stored = store_verdict(services, item, target, reviewed_text(services, host, target))
     return item.verdict.value if stored else "duplicate"
 

@@ -28,7 +28,7 @@ from reviewer.render import parse_finding_marker
 from reviewer.signals import reaction_changes, reaction_key, votes
 from reviewer.webhooks import Account, is_own_event
 from tasks.base import ReviewerTask
-from tasks.feedback import find_target, reviewed_text, store_verdict
+from tasks.feedback import find_target, may_reject, reviewed_text, store_verdict
 from tasks.publishing import connection
 
 PREFIX = "reviewer:reactions:"
@@ -81,6 +81,7 @@ class Pass:
     not_modified: int = 0
     changed_comments: int = 0
     recorded: int = 0
+    untrusted: int = 0  # negative votes from people without write access: not counted
     retracted: int = 0
     pulls: int = 0
     errors: list[str] = field(default_factory=list)
@@ -97,7 +98,7 @@ class Pass:
     def summary(self) -> dict:
         return {
             "pulls": self.pulls, "requests": self.requests, "not_modified": self.not_modified,
-            "changed_comments": self.changed_comments, "recorded": self.recorded,
+            "changed_comments": self.changed_comments, "recorded": self.recorded, "untrusted": self.untrusted,
             "retracted": self.retracted, "errors": self.errors[:5],
         }
 
@@ -198,6 +199,9 @@ def _check_comment(services, host, state, run: Pass, repo: str, number: int, com
             verdict=vote.verdict, source_key=reaction_key(vote.reaction_id), actor=vote.user,
             occurred_at=vote.created_at,
         )
+        if not may_reject(services, host, item, spend=lambda: run.spend(host)):
+            run.untrusted += 1
+            continue
         run.recorded += int(store_verdict(services, item, target, text))
     if changes.removed:
         with services.db.session() as s:

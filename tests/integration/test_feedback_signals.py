@@ -178,6 +178,29 @@ def test_a_thumbs_down_found_by_the_poller_is_rejected_and_unchanged_polls_cost_
     assert loop.rows()[0].retracted_at is not None
 
 
+def test_only_people_with_write_access_can_reject_or_dismiss(loop, fake_github):
+    """A rejection suppresses findings repository-wide: a passer-by's 👎 or a contributor
+    resolving the bot's thread on their own PR must not switch findings off. Their 👍 counts."""
+    fake_github.repos[REPO].permissions.update({"passerby": "read", "contributor": "none"})
+    bare, sql = loop.comments["bare-except"], loop.comments["sql-injection"]
+    fake_github.react_to_review_comment(REPO, bare["id"], "-1", user="passerby")
+    fake_github.react_to_review_comment(REPO, sql["id"], "+1", user="passerby")
+    polled = loop.run("reviewer.poll_reactions")
+    assert (polled["recorded"], polled["untrusted"]) == (1, 1)
+    assert [(r.verdict, r.actor) for r in loop.rows()] == [(Verdict.ACCEPTED, "passerby")]
+
+    decision, _ = loop.receive(
+        "pull_request_review_thread",
+        review_thread_event(fake_github, REPO, loop.pr.number, bare["id"], sender="contributor"),
+        "thread-outsider",
+    )
+    outcome = loop.run("reviewer.record_feedback", decision.feedback.model_dump(mode="json"))
+    assert outcome == {"status": "ignored: contributor has no write access, needed to dismiss"}
+    assert len(loop.rows()) == 1
+    # the answers are cached: asked once per person
+    assert len(fake_github.requests_to(r"/collaborators/passerby/permission$", "GET")) == 1
+
+
 def test_the_poller_stops_at_its_budget_and_at_the_rate_limit_reserve(loop, fake_github):
     fake_github.react_to_review_comment(REPO, loop.comments["bare-except"]["id"], "+1", user="dev")
     settings = loop.services.settings.model_copy(update={"feedback_reactions_request_budget": 1})

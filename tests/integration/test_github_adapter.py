@@ -600,3 +600,13 @@ def test_host_as_context_manager_reuses_one_client(fake: FakeGitHub) -> None:
         assert host.get_pull_request(REPO, 7).head_sha == pr.head_sha
         assert len(host.list_pull_request_files(REPO, 7)) == 3
         assert host.get_file_content(REPO, "app/new.py", pr.head_sha) == b"print('hi')\n"
+
+
+def test_write_access_comes_from_the_collaborator_permission_level(fake: FakeGitHub) -> None:
+    sample_pr(fake)
+    fake.repos[REPO].permissions.update({"reader": "read", "nobody": "none", "lead": "admin"})
+    host = token_factory(fake).for_installation(None)
+    assert [host.can_write(REPO, login) for login in ("lead", "writer", "reader", "nobody")] == [
+        True, True, False, False,
+    ]
+    assert fake.requests_to(r"/repos/.+/collaborators/reader/permission$", "GET")

@@ -44,6 +44,9 @@ log = structlog.get_logger(__name__)
 T = TypeVar("T")
 PER_PAGE = 100
 MAX_PAGES = 100  # GitHub stops listing PR files at 3,000 (30 pages of 100)
+#: ``permission`` values of the collaborator-permission endpoint that mean write access
+#: (its legacy field maps maintain to write and triage to read).
+WRITE_PERMISSIONS = frozenset({"admin", "maintain", "write"})
 
 
 def split_repo(repo: str) -> tuple[str, str]:
@@ -333,6 +336,18 @@ class GitHubHost:
         return Conditional(
             modified=True, etag=first.headers.get("etag"), items=[_reaction(r) for r in items]
         )
+
+    def can_write(self, repo: str, login: str) -> bool:
+        owner, name = split_repo(repo)
+        try:
+            data = self._get(
+                lambda h: self._rest.repos.get_collaborator_permission_level(owner, name, login, headers=h)
+            ).json()
+        except PermanentGitHubError as exc:
+            if exc.status == 404:  # no such user, or not visible to us: no access
+                return False
+            raise
+        return data.get("permission") in WRITE_PERMISSIONS
 
     def rate_remaining(self) -> int | None:
         state = self._limits.state(self._installation)

@@ -182,6 +182,11 @@ class _Handler(BaseHTTPRequestHandler):
             if method != "PATCH":
                 raise KeyError(rest)
             return self._update_issue_comment(repo, int(im.group(1)), record)
+        if (cm := re.fullmatch(r"collaborators/([^/]+)/permission", rest)) and method == "GET":
+            login = cm.group(1)
+            permission = repo.permissions.get(login, "write")
+            return self._send(200, {"permission": permission, "role_name": permission,
+                                    "user": fake.user_json(login)})
         if rest == "check-runs" and method == "POST":
             return self._check_run(repo, None, record)
         if km := re.fullmatch(r"check-runs/(\d+)", rest):

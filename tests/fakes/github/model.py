@@ -78,6 +78,9 @@ class FakeRepo:
     # PR number -> its inline review comments (GitHub's review comments), oldest first; each
     # keeps its reactions under ``_reactions`` (rendered as the ``reactions`` rollup).
     review_comments: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    # login -> permission level ("admin", "write", "read", "none"); anyone unlisted has "write"
+    # (a private organisation repository), so tests name only the outsiders.
+    permissions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
