@@ -34,7 +34,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from reviewer.feedback import Verdict
-from reviewer.findings import Finding
+from reviewer.findings import Finding, Severity
 from reviewer.repo_config import LearningOptions
 
 #: The code of a finding that is embedded: its flagged lines, capped (no surrounding context,
@@ -236,11 +236,19 @@ def _similar_reason(match: PastFeedback, repo: str) -> str:
     )
 
 
-def rejected_match(matches: Sequence[PastFeedback], threshold: float) -> PastFeedback | None:
+#: How many different people must have rejected similar code before a *critical* finding is
+#: held back: one developer's "not here" should not silence the findings that matter most.
+CRITICAL_VOTERS = 2
+
+
+def rejected_match(
+    matches: Sequence[PastFeedback], threshold: float, *, voters: int = 1
+) -> PastFeedback | None:
     """The closest rejected/dismissed verdict at or above ``threshold``, unless an accepted
-    one is at least as close (accepted feedback never suppresses)."""
+    one is at least as close (accepted feedback never suppresses), and only when at least
+    ``voters`` different people gave such verdicts."""
     negative = [m for m in matches if m.verdict != Verdict.ACCEPTED and m.similarity >= threshold]
-    if not negative:
+    if not negative or len({m.actor for m in negative}) < voters:
         return None
     best = max(negative, key=lambda m: m.similarity)
     accepted = [m.similarity for m in matches if m.verdict == Verdict.ACCEPTED]
@@ -276,7 +284,8 @@ def apply_learning(
         if action == RuleAction.SUPPRESSED:
             held.append(HeldBack(f.fingerprint, f.rule, f.path, f.line, f"rule {f.rule}: {decision.reason}", "rule"))
             continue
-        match = rejected_match(similar.get(f.fingerprint, ()), options.similarity)
+        voters = CRITICAL_VOTERS if f.severity == Severity.CRITICAL else 1
+        match = rejected_match(similar.get(f.fingerprint, ()), options.similarity, voters=voters)
         if match is not None:
             held.append(
                 HeldBack(

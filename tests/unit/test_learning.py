@@ -139,6 +139,15 @@ def test_one_similar_rejection_holds_a_finding_back_with_its_reason():
     )
 
 
+def test_a_critical_finding_needs_two_people_to_reject_similar_code():
+    critical = finding(fp="crit").model_copy(update={"severity": Severity.CRITICAL})
+    one = {"crit": [past(Verdict.REJECTED, 0.95), past(Verdict.DISMISSED, 0.9)]}  # both by ann
+    assert [f.fingerprint for f in apply_learning(REPO, [critical], {}, one, DEFAULTS).findings] == ["crit"]
+    two = {"crit": [past(Verdict.REJECTED, 0.95), past(Verdict.DISMISSED, 0.9, id=8, actor="bob")]}
+    outcome = apply_learning(REPO, [critical], {}, two, DEFAULTS)
+    assert outcome.findings == [] and outcome.held_back[0].fingerprint == "crit"
+
+
 def test_accepted_feedback_never_suppresses():
     assert rejected_match([past(Verdict.ACCEPTED, 0.99)], 0.85) is None
     # an accepted finding at least as close outweighs a rejected one
