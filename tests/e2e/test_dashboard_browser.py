@@ -223,3 +223,30 @@ def test_without_configured_auth_only_direct_loopback_requests_get_in(browser, s
     assert proxied.goto(f"{url}/dashboard/").status == 401
     assert "REVIEWER_DASHBOARD_TOKEN" in proxied.content()
     proxied.close()
+
+
+def test_learning_page_undo_in_the_browser(browser, clean_database, serve):
+    """The learning page of a repository shows a suppressed rule with its reason; its Undo
+    form (CSRF token, same-origin POST, as Chromium sends it) writes a keep override that the
+    page then shows."""
+    from tests.integration.test_learning_dashboard import seed_feedback
+
+    db = seed_feedback(Database(clean_database))
+    url, _ = serve(dashboard_token=TOKEN)
+    page = browser.new_page()
+    assert page.goto(f"{url}/dashboard/?token={TOKEN}").status == 200  # the cookie for the rest
+    page.goto(f"{url}/dashboard/learning")
+    page.click("text=octo/app")
+    assert page.url.endswith("/dashboard/learning/octo/app")
+    row = page.locator('table.decisions tr[data-rule="sql-injection"]')
+    assert row.get_attribute("data-action") == "suppressed"
+    assert "rejected 2 and dismissed 1 of 3 times in octo/app" in row.inner_text()
+
+    row.locator('input[name="by"]').fill("lead")
+    row.locator("text=Undo: keep reporting").click()
+    page.wait_for_load_state()
+    row = page.locator('table.decisions tr[data-rule="sql-injection"]')
+    assert row.get_attribute("data-action") == "kept"
+    assert sql(db, "SELECT rule, action, created_by FROM learning_overrides") == [("sql-injection", "keep", "lead")]
+    page.close()
+    db.dispose()

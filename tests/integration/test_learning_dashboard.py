@@ -43,7 +43,11 @@ FEEDBACK = [
 
 @pytest.fixture
 def seeded(clean_database) -> Database:
-    db = Database(clean_database)
+    return seed_feedback(Database(clean_database))
+
+
+def seed_feedback(db: Database) -> Database:
+    """Two reviews, their posted findings and the verdicts of ``FEEDBACK`` on them."""
     with db.session() as s:
         reviews = {
             name: github_review(s, repo=name, pr_number=number, head_sha=f"{number:040x}")
