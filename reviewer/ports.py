@@ -210,6 +210,10 @@ class CodeHost(Protocol):
         """Every reaction on an inline comment, conditional on the first page's ``etag``."""
         ...
 
+    def create_issue(self, repo: str, title: str, body: str) -> tuple[int, str]:
+        """Open an issue; its number and web URL. Not idempotent: never retried blindly."""
+        ...
+
     def can_write(self, repo: str, login: str) -> bool:
         """Whether ``login`` has write access to ``repo`` (admin, maintain or write)."""
         ...

@@ -18,6 +18,7 @@ import structlog
 from celery import shared_task
 
 from reviewer.acceptance import ACCEPTANCE_DAYS, TREND_DAYS, acceptance_report
+from reviewer.adapters.github import GitHubError
 from reviewer.adapters.storage import reports as store
 from reviewer.reports import (
     DailyReport,
@@ -27,6 +28,7 @@ from reviewer.reports import (
     slack_message,
 )
 from tasks.base import ReviewerTask
+from tasks.publishing import connection
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -107,7 +109,7 @@ def run_daily_report(
     if settings.slack_webhook_url is not None:
         channels.append(("slack", lambda client: send_to_slack(client, settings, report, dashboard_url)))
     if settings.report_github_repo:
-        channels.append(("github", lambda client: open_github_issue(client, settings, report, dashboard_url)))
+        channels.append(("github", lambda _client: open_github_issue(services, report, dashboard_url)))
     own_client = http is None
     client = http or httpx.Client(timeout=DELIVERY_TIMEOUT_S)
     try:
@@ -146,30 +148,24 @@ def send_to_slack(client: httpx.Client, settings: Settings, report: DailyReport,
     return {}
 
 
-def open_github_issue(client: httpx.Client, settings: Settings, report: DailyReport, dashboard_url: str) -> dict[str, Any]:
-    """Open the summary as an issue in ``report_github_repo`` (token auth)."""
-    if settings.github_token is None:
-        raise DeliveryError("github: REVIEWER_REPORT_GITHUB_REPO needs REVIEWER_GITHUB_TOKEN")
-    url = f"{settings.github_api_url.rstrip('/')}/repos/{settings.report_github_repo}/issues"
+def open_github_issue(services, report: DailyReport, dashboard_url: str) -> dict[str, Any]:
+    """Open the summary as an issue in ``report_github_repo``, as the token's owner or as the
+    App's installation on that repository (looked up: no webhook names it)."""
+    repo_name = services.settings.report_github_repo
     try:
-        response = client.post(
-            url,
-            json={
-                "title": f"Reviewer daily summary {report.day.isoformat()}",
-                "body": render_markdown(report, dashboard_url=dashboard_url),
-            },
-            headers={
-                "Authorization": f"Bearer {settings.github_token.get_secret_value()}",
-                "Accept": "application/vnd.github+json",
-                "X-GitHub-Api-Version": settings.github_api_version,
-            },
-        )
-    except httpx.HTTPError as exc:
-        raise DeliveryError(f"github: {type(exc).__name__}") from None
-    if response.status_code != 201:
-        raise DeliveryError(f"github: HTTP {response.status_code} {response.text[:200]!r}")
-    body = response.json()
-    return {"number": body.get("number"), "url": body.get("html_url")}
+        host = services.code_host_for_repository(repo_name)
+        with connection(host):
+            number, url = host.create_issue(
+                repo_name,
+                f"Reviewer daily summary {report.day.isoformat()}",
+                render_markdown(report, dashboard_url=dashboard_url),
+            )
+    except GitHubError as exc:
+        status = getattr(exc, "status", None)
+        raise DeliveryError(f"github: HTTP {status} {str(exc)[:200]!r}" if status else f"github: {exc}"[:300]) from None
+    except ValueError as exc:  # no credentials configured
+        raise DeliveryError(f"github: {exc}") from None
+    return {"number": number, "url": url}
 
 
 @shared_task(bind=True, base=ReviewerTask, name="reviewer.daily_report", max_retries=3)

@@ -123,6 +123,12 @@ class Services:
             return self._code_host_factory(installation_id)
         return self._github_factory.for_installation(installation_id)
 
+    def code_host_for_repository(self, repo: str) -> CodeHost:
+        """A host for work no webhook names an installation for (the daily report's issue)."""
+        if self._code_host_factory is not None:
+            return self._code_host_factory(None)
+        return self._github_factory.for_repository(repo)
+
     @cached_property
     def _github_factory(self):
         from reviewer.adapters.github import GitHubHostFactory

@@ -23,6 +23,7 @@ from reviewer.adapters.github import (
 from reviewer.adapters.github.ratelimit import KEY_PREFIX as RATELIMIT_PREFIX
 from reviewer.ports import InlineComment
 from tests.fakes.github import FakeFile, FakeGitHub, FakePullRequest
+from tests.support.keys import rsa_key_pair
 
 pytestmark = pytest.mark.integration
 
@@ -405,21 +406,7 @@ def test_primary_rate_limit_response_is_transient_until_reset(fake: FakeGitHub) 
 
 @pytest.fixture(scope="module")
 def app_keys() -> tuple[str, str]:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
+    return rsa_key_pair()
 
 
 def app_factory(fake: FakeGitHub, private_key: str, redis_client: Any) -> GitHubHostFactory:

@@ -17,6 +17,7 @@ from reviewer.reports import UNASSIGNED_TEAM, TeamMap
 from tasks.reports import report_day, run_daily_report
 from tasks.services import Services
 from tests.fakes.slack import FakeSlack
+from tests.support.keys import rsa_key_pair
 from tests.support.processes import ROOT
 from tests.support.seed_reviews import SeededReview, seed
 
@@ -246,3 +247,27 @@ def test_the_summary_is_opened_as_a_github_issue_once(seeded, make_settings, cle
     assert "sql-injection" in issue["body"]
     [request] = fake_github.requests_to(r"/repos/acme/reports/issues$", method="POST")
     assert request.headers["x-github-api-version"] == settings.github_api_version
+
+
+def test_with_app_auth_the_issue_is_opened_as_the_apps_installation_on_that_repo(
+    seeded, make_settings, clean_database, fake_github, clean_redis, tmp_path
+):
+    """No webhook names an installation for the report: the App's installation on the report
+    repository is looked up with the App's JWT, then the issue is opened with its token."""
+    private, public = rsa_key_pair()
+    fake_github.static_tokens = set()
+    fake_github.app_id, fake_github.app_public_key = 4242, public
+    fake_github.add_repo("acme/reports")
+    fake_github.repos["acme/reports"].installation_id = 77
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(private)
+    settings = make_settings(
+        report_github_repo="acme/reports", github_api_url=fake_github.url, github_app_id=4242,
+        github_app_private_key_file=key_file, redis_url=clean_redis,
+    )
+    outcome = run_daily_report(Services(settings, database_url=clean_database), DAY)
+    assert outcome.delivery == {"github": "sent"}
+    [issue] = fake_github.issues["acme/reports"]
+    assert DAY.isoformat() in issue["title"]
+    assert fake_github.requests_to(r"/repos/acme/reports/installation$", "GET")
+    assert fake_github.requests_to(r"/app/installations/77/access_tokens$", "POST")

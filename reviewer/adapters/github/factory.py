@@ -100,6 +100,13 @@ class GitHubHostFactory:
             **self._host_options,
         )
 
+    def for_repository(self, repo: str) -> GitHubHost:
+        """A host for ``repo`` when no webhook named the installation: with App auth the
+        App's installation on that repository is looked up (and cached)."""
+        if self.tokens is None:
+            return self.for_installation(None)
+        return self.for_installation(self.tokens.installation_for(repo))
+
     def _client(
         self,
         auth: BaseAuthStrategy,

@@ -266,6 +266,18 @@ class GitHubHost:
         log.info("github.comment_created", repo=repo, number=number, comment_id=comment_id)
         return comment_id
 
+    def create_issue(self, repo: str, title: str, body: str) -> tuple[int, str]:
+        owner, name = split_repo(repo)
+        response = self._write(
+            "issue POST",
+            lambda: self._rest.issues.create(
+                owner, name, headers=self._headers, data={"title": title, "body": body}
+            ),
+        )
+        data = response.json()
+        log.info("github.issue_created", repo=repo, number=data.get("number"))
+        return int(data["number"]), str(data.get("html_url") or "")
+
     def update_issue_comment(self, repo: str, comment_id: int, body: str) -> None:
         owner, name = split_repo(repo)
         # Setting a body is idempotent: retried like a read.

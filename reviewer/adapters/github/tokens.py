@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 TOKEN_KEY_PREFIX = "reviewer:github:token:"
 REFRESH_MARGIN_S = 300.0
+#: How long a repository's installation id is kept (it changes only on reinstall).
+INSTALLATION_CACHE_S = 24 * 3600
 
 
 class InstallationTokens:
@@ -61,6 +63,26 @@ class InstallationTokens:
 
     def key(self, installation_id: int) -> str:
         return f"{TOKEN_KEY_PREFIX}{self._app_id}:{installation_id}"
+
+    def installation_for(self, repo: str) -> int:
+        """The App's installation on ``repo`` (``GET /repos/{o}/{r}/installation``, App JWT),
+        for work no webhook names an installation for (the daily report's issue). Cached a day."""
+        key = f"{TOKEN_KEY_PREFIX}{self._app_id}:repo:{repo}"
+        cached = self._redis.get(key) if self._redis is not None else None
+        if cached is not None:
+            return int(cached)
+        owner, _, name = repo.partition("/")
+        github = self._client_factory(self._auth)
+        try:
+            response = github.rest.apps.get_repo_installation(
+                owner, name, headers={"X-GitHub-Api-Version": self._api_version}
+            )
+        except Exception as exc:
+            raise self._translate(exc) from exc
+        installation_id = int(response.json()["id"])
+        if self._redis is not None:
+            self._redis.set(key, installation_id, ex=INSTALLATION_CACHE_S)
+        return installation_id
 
     def token(self, installation_id: int) -> str:
         """A token valid for at least the refresh margin, from the cache or freshly minted."""

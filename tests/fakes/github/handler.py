@@ -85,6 +85,8 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(delay)
         if failure is not None:
             return self._send(failure.status, failure.body, failure.headers)
+        if im := re.fullmatch(r"/repos/([^/]+/[^/]+)/installation", path):
+            return self._repo_installation(im.group(1), record)
         if not path.startswith("/app/") and not self._authorized(record):
             return self._send(401, {"message": "Bad credentials", "documentation_url": DOCS})
         with fake._lock:
@@ -463,31 +465,46 @@ class _Handler(BaseHTTPRequestHandler):
             answer = fake.check_run_json(repo, run)
         self._send(201 if check_run_id is None else 200, answer)
 
+    def _bad_app_jwt(self, record: RecordedRequest) -> bool:
+        """Answer 401 (and say True) unless the request carries the App's valid JWT."""
+        fake = self.fake
+        if fake.app_public_key is None:
+            return False
+        import jwt  # only the App-auth tests need PyJWT
+
+        header = record.headers.get("authorization", "")
+        try:
+            if not header.startswith("Bearer "):
+                raise jwt.InvalidTokenError("no bearer JWT")
+            claims = jwt.decode(
+                header[7:],
+                fake.app_public_key,
+                algorithms=["RS256"],
+                options={"require": ["iat", "exp", "iss"]},
+            )
+            if fake.app_id is not None and str(claims["iss"]) != str(fake.app_id):
+                raise jwt.InvalidTokenError("wrong issuer")
+        except jwt.InvalidTokenError as exc:
+            self._send(
+                401,
+                {"message": f"A JSON web token could not be decoded ({exc})", "documentation_url": DOCS},
+            )
+            return True
+        return False
+
+    def _repo_installation(self, repo_name: str, record: RecordedRequest) -> None:
+        """``GET /repos/{o}/{r}/installation``: the App's installation there (App JWT)."""
+        if self._bad_app_jwt(record):
+            return
+        repo = self.fake.repos.get(repo_name)
+        if repo is None:
+            return self._send(404, {"message": "Not Found", "documentation_url": DOCS})
+        self._send(200, {"id": repo.installation_id, "app_id": self.fake.app_id, "target_type": "Organization"})
+
     def _access_token(self, installation_id: int, record: RecordedRequest) -> None:
         fake = self.fake
-        if fake.app_public_key is not None:
-            import jwt  # only the App-auth tests need PyJWT
-
-            header = record.headers.get("authorization", "")
-            try:
-                if not header.startswith("Bearer "):
-                    raise jwt.InvalidTokenError("no bearer JWT")
-                claims = jwt.decode(
-                    header[7:],
-                    fake.app_public_key,
-                    algorithms=["RS256"],
-                    options={"require": ["iat", "exp", "iss"]},
-                )
-                if fake.app_id is not None and str(claims["iss"]) != str(fake.app_id):
-                    raise jwt.InvalidTokenError("wrong issuer")
-            except jwt.InvalidTokenError as exc:
-                return self._send(
-                    401,
-                    {
-                        "message": f"A JSON web token could not be decoded ({exc})",
-                        "documentation_url": DOCS,
-                    },
-                )
+        if self._bad_app_jwt(record):
+            return
         token = IssuedToken(
             installation_id, "ghs_" + secrets.token_hex(18), time.time() + fake.token_ttl_s
         )

@@ -81,6 +81,8 @@ class FakeRepo:
     # login -> permission level ("admin", "write", "read", "none"); anyone unlisted has "write"
     # (a private organisation repository), so tests name only the outsiders.
     permissions: dict[str, str] = field(default_factory=dict)
+    # The GitHub App's installation on this repository (``GET /repos/{o}/{r}/installation``).
+    installation_id: int = 1
 
 
 @dataclass
