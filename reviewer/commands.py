@@ -69,6 +69,11 @@ HELP_TEXT = f"""{HELP_MARKER}
 | `/reviewer ignore <rule or fingerprint>` | never report this rule or finding in this repository again |
 | `/reviewer help` | this message |
 
+On the bot's inline comments, tell it what you think; it learns per repository (a rejected
+finding is not posted again on similar code): reply `/reviewer accept` or
+`/reviewer reject <reason>`, react 👍 / 👎, or resolve the thread (after changing the code:
+accepted; without: dismissed). Rejections count from people with write access.
+
 Repository settings: `.reviewer.toml` on the base branch (see the service's docs/configuration.md)."""
 
 

@@ -24,6 +24,11 @@ from reviewer.render import (
 )
 
 SUMMARY_MARKER = "<!-- reviewer:summary -->"
+#: How developers teach the bot (docs/learning.md): one line, under every summary.
+FEEDBACK_HINT = (
+    "<sub>Not useful? Reply `/reviewer reject <reason>` on an inline comment or react 👎; "
+    "the bot stops posting similar findings in this repository. `/reviewer help` lists the commands.</sub>"
+)
 
 
 def is_summary(body: str | None) -> bool:
@@ -95,7 +100,8 @@ def build_summary(
     if not llm_used:
         usage += f" — {NO_LLM_NOTE}"
     lines += ["", "### Usage", "", usage]
-    tail = ["", f"[Details on the dashboard]({dashboard_url})"] if dashboard_url else []
+    tail = ["", FEEDBACK_HINT]
+    tail += ["", f"[Details on the dashboard]({dashboard_url})"] if dashboard_url else []
     notes = dedupe_skipped(skipped, agents)
     if notes:
         used = sum(len(x) + 1 for x in lines + tail)

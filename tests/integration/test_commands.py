@@ -124,6 +124,7 @@ def test_help_replies_once_and_review_runs_a_full_review(env, fake_github):
     _, help_id = _comment(fake_github, services, app, "/reviewer help", delivery="c-30")
     replies = [c for c in fake_github.issue_comments(REPO, NUMBER) if HELP_MARKER in c["body"]]
     assert len(replies) == 1 and "/reviewer ignore" in replies[0]["body"]
+    assert "/reviewer reject <reason>" in replies[0]["body"]  # how to teach it, too
     assert fake_github.reactions(REPO, help_id) == ["+1"]
 
     _, review_id_comment = _comment(fake_github, services, app, "/reviewer review", delivery="c-31")

@@ -41,6 +41,7 @@ def test_summary_has_marker_counts_agents_usage_and_link():
     assert "`logo.png` — binary file" in body
     assert "0 tokens · $0.0000 — Static analysis only" in body
     assert "(http://x/dashboard/reviews/7)" in body
+    assert "Reply `/reviewer reject <reason>`" in body  # how to teach the bot
 
 
 def test_summary_without_problems_says_nothing_was_skipped():
