@@ -212,6 +212,21 @@ class DayStats:
         return self.cached_runs / self.agent_runs if self.agent_runs else 0.0
 
 
+def _review_aggregates(costs) -> list:
+    """Reviews, failed, PRs, p50 and p95 duration, cost, agent runs and cached runs over the
+    selected reviews: the same numbers for a day of a chart and for a window's cards."""
+    return [
+        func.count(),
+        func.count().filter(Review.status == ReviewStatus.FAILED),
+        func.count(distinct(tuple_(Review.repo, Review.pr_number))),
+        func.percentile_cont(0.5).within_group(_DURATION_S),
+        func.percentile_cont(0.95).within_group(_DURATION_S),
+        func.coalesce(func.sum(costs.c.cost), 0),
+        func.coalesce(func.sum(costs.c.runs), 0),
+        func.coalesce(func.sum(costs.c.cached_runs), 0),
+    ]
+
+
 def daily_series(s: Session, first_day: date, days: int, repos: Sequence[str] | None = None) -> list[DayStats]:
     """One :class:`DayStats` per day from ``first_day``, ``days`` long; quiet days are zeros."""
     start, _ = day_bounds(first_day)
@@ -222,14 +237,7 @@ def daily_series(s: Session, first_day: date, days: int, repos: Sequence[str] | 
     review_rows = s.execute(
         select(
             _DAY,
-            func.count(),
-            func.count().filter(Review.status == ReviewStatus.FAILED),
-            func.count(distinct(tuple_(Review.repo, Review.pr_number))),
-            func.percentile_cont(0.5).within_group(_DURATION_S),
-            func.percentile_cont(0.95).within_group(_DURATION_S),
-            func.coalesce(func.sum(costs.c.cost), 0),
-            func.coalesce(func.sum(costs.c.runs), 0),
-            func.coalesce(func.sum(costs.c.cached_runs), 0),
+            *_review_aggregates(costs),
         )
         .outerjoin(costs, costs.c.review_id == Review.id)
         .where(*where)
@@ -279,14 +287,7 @@ def window_totals(s: Session, start: datetime, end: datetime, repos: Sequence[st
     costs = _review_costs()
     reviews, failed, prs, p50, p95, cost, runs, cached = s.execute(
         select(
-            func.count(),
-            func.count().filter(Review.status == ReviewStatus.FAILED),
-            func.count(distinct(tuple_(Review.repo, Review.pr_number))),
-            func.percentile_cont(0.5).within_group(_DURATION_S),
-            func.percentile_cont(0.95).within_group(_DURATION_S),
-            func.coalesce(func.sum(costs.c.cost), 0),
-            func.coalesce(func.sum(costs.c.runs), 0),
-            func.coalesce(func.sum(costs.c.cached_runs), 0),
+            *_review_aggregates(costs),
         )
         .outerjoin(costs, costs.c.review_id == Review.id)
         .where(*where)
