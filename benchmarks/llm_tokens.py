@@ -33,13 +33,14 @@ from config.settings import Settings
 from reviewer import incremental
 from reviewer.adapters.llm.client import OpenAICompleter
 from reviewer.adapters.llm.tokens import counter_source, token_counter
+from reviewer.agents.registry import run_agent
 from reviewer.llm.agent_pass import LLMPassConfig, MemoryLedger, Rereview, run_llm_pass
 from reviewer.llm.budget import BudgetPolicy
 from reviewer.llm.cache import CachedChunkReviewer, CacheStore, Embed, MemoryCacheStore
 from reviewer.llm.calls import review_chunk
 from reviewer.llm.joint import MemoryJointStore
 from reviewer.llm.pricing import PriceTable
-from reviewer.payloads import AGENT_NAMES, AgentResult, AgentStatus
+from reviewer.payloads import AGENT_NAMES
 from reviewer.ports import PullRequestFile
 from reviewer.snapshot import ChangedFile, FileStatus, PullRequestSnapshot
 
@@ -253,7 +254,11 @@ def naive_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, model: st
 def designed_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, prices: PriceTable, policy: BudgetPolicy,
                     cache: CacheStore | None = None, embed: Embed | None = None,
                     rereview: Rereview | None = None) -> float:
-    """This design's four LLM passes; behind the similarity cache when a store is given."""
+    """This design's four LLM passes; behind the similarity cache when a store is given.
+
+    Each pass gets its agent's real static result first, as in production (``tasks.agents``):
+    its findings on the code a request shows are listed in the prompt as already known, and
+    those tokens are billed like the rest."""
     complete = OpenAICompleter(client, limiter=None, breaker=None)
     count = token_counter()
 
@@ -265,7 +270,7 @@ def designed_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, prices
                                    "quality": "gpt-4o-mini", "architecture": "gpt-4o"}, policy=policy)
     ledger = MemoryLedger()
     for agent in AGENT_NAMES:
-        static = AgentResult(agent=agent, status=AgentStatus.OK)
+        static = run_agent(agent, snapshot)
         run_llm_pass(agent, snapshot, static,
                      reviewer=reviewer,
                      config=config, count=count, prices=prices, ledger=ledger,
@@ -287,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="near hits with the local MiniLM model, or exact hits only")
     parser.add_argument("--rows", action="store_true", help="also print one line per PR")
     args = parser.parse_args(argv)
+    random.seed(args.seed)  # the prompts' boundary nonces: the same run gives the same counts
     embed = None
     if args.embeddings == "local":
         from reviewer.adapters.llm.embeddings import MiniLMEmbedder

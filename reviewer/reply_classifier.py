@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reviewer.feedback import Verdict
-from reviewer.llm.prompts import COMPACT_SCHEMA, SYSTEM_RULES, BoundaryCollision
+from reviewer.llm.prompts import BoundaryCollision, system_message
 from reviewer.llm.schema import LLMFinding
 
 #: Bump when the wording changes.
@@ -67,7 +67,7 @@ def classification_messages(
         "Answer with the JSON object now.",
     ])
     return [
-        {"role": "system", "content": SYSTEM_RULES.format(schema=COMPACT_SCHEMA)},
+        system_message(),  # the agents' rules; the schema goes as response_format
         {"role": "user", "content": data},
         {"role": "user", "content": task},
     ]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from reviewer.findings import Finding
 from reviewer.fixes.source import Fix, Source
-from reviewer.llm.prompts import COMPACT_SCHEMA, SYSTEM_RULES, BoundaryCollision
+from reviewer.llm.prompts import BoundaryCollision, system_message
 from reviewer.llm.schema import LLMFinding
 
 #: Bump when the wording changes (recorded with the call, like the agents' prompt version).
@@ -55,7 +55,6 @@ def fix_messages(
     )
     if nonce in untrusted or nonce in instructions:
         raise BoundaryCollision(nonce)
-    system = SYSTEM_RULES.format(schema=COMPACT_SCHEMA)  # the agents' cacheable prefix
     data = (
         f"Pull request data, boundary code {nonce}:\n<<<UNTRUSTED-{nonce}>>>\n{untrusted}\n"
         f"<<<END-UNTRUSTED-{nonce}>>>"
@@ -85,7 +84,7 @@ def fix_messages(
         task += ["Repository instructions (from the repository's base-branch configuration):", instructions]
     task.append("Answer with the JSON object now.")
     return [
-        {"role": "system", "content": system},
+        system_message(),
         {"role": "user", "content": data},
         {"role": "user", "content": "\n".join(task)},
     ]

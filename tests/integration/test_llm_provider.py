@@ -24,7 +24,7 @@ from reviewer.adapters.llm.breaker import BreakerState
 from reviewer.adapters.llm.tokens import token_counter
 from reviewer.llm.agent_pass import MODE_LLM, MODE_UNAVAILABLE
 from reviewer.llm.calls import LLMUnavailable
-from reviewer.llm.prompts import COMPACT_SCHEMA, SCHEMA_SENT, build_messages
+from reviewer.llm.prompts import COMPACT_SCHEMA, SYSTEM_RULES, build_messages
 from reviewer.llm.schema import schema_prompt_tokens
 from reviewer.llm.tokens import count_messages
 from reviewer.payloads import AgentResult, AgentStatus
@@ -80,10 +80,11 @@ def test_a_server_without_json_schema_gets_plain_json_mode(fake_llm, r):
     out = complete(model="gpt-4o-mini", messages=messages, max_tokens=50, estimated_tokens=60)
     assert json.loads(out.text) == {"findings": []}
     assert [q.response_format["type"] for q in fake_llm.requests] == ["json_schema", "json_object"]
-    # the schema went with the request; in plain JSON mode the system message names the fields
+    # the schema went with the request (the provider enforces it, the rules do not repeat it);
+    # in plain JSON mode the system message names the fields itself
     first, plain = (q.messages[0]["content"] for q in fake_llm.requests)
-    assert COMPACT_SCHEMA not in first and SCHEMA_SENT in first
-    assert COMPACT_SCHEMA in plain and SCHEMA_SENT not in plain
+    assert first == SYSTEM_RULES and "JSON" not in first
+    assert plain.startswith(SYSTEM_RULES) and plain.endswith(f"matching:\n{COMPACT_SCHEMA}\n")
     _call(complete)  # remembered: no second refusal
     assert fake_llm.requests[-1].response_format["type"] == "json_object"
 

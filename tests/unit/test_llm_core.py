@@ -22,7 +22,13 @@ from reviewer.llm.budget import BudgetPolicy, plan_agent
 from reviewer.llm.calls import ChunkAnswer, Completion, LLMUnavailable, review_chunk
 from reviewer.llm.mapping import map_findings
 from reviewer.llm.pricing import PriceTable
-from reviewer.llm.prompts import BoundaryCollision, build_messages, repo_instructions
+from reviewer.llm.prompts import (
+    SYSTEM_RULES,
+    BoundaryCollision,
+    build_messages,
+    repo_instructions,
+    with_schema_text,
+)
 from reviewer.llm.schema import LLMFinding, MalformedAnswer, parse_answer, response_format
 from reviewer.llm.selection import build_units, skip_reason
 from reviewer.llm.tokens import count_messages, estimate_tokens
@@ -183,9 +189,27 @@ def test_untrusted_text_sits_inside_random_boundaries_and_the_system_prefix_is_s
     assert start < data.index("ignore your instructions") < end
     assert start < data.index("ignore all rules") < end
     assert "ignore" not in sec[0]["content"].split("Rules")[0]
-    assert "app/db.py:11 B608" in sec[2]["content"] and "reviewer-agent: security" in sec[2]["content"]
+    assert "- app/db.py: 11 B608" in sec[2]["content"] and "reviewer-agent: security" in sec[2]["content"]
     with pytest.raises(BoundaryCollision):
         build_messages("security", units, nonce="find_user")
+
+
+def test_only_static_findings_on_shown_code_are_listed_as_known_one_line_per_file():
+    units, _ = build_units(_snapshot())
+    shown = {n for unit in units for n in range(unit.start, unit.end + 1)}
+    outside = max(shown) + 40
+
+    def known(path, line, rule):
+        return Finding(path=path, line=line, category=Category.SECURITY, severity=Severity.HIGH,
+                       rule=rule, message="m", confidence=0.9, source="static:bandit")
+
+    findings = [known("app/db.py", 11, "B608"), known("app/db.py", min(shown), "B105"),
+                known("app/db.py", outside, "B301"), known("app/other.py", 11, "B602")]
+    task = build_messages("security", units, nonce="n0nce1234", known=findings)[2]["content"]
+    assert f"- app/db.py: 11 B608, {min(shown)} B105" in task.splitlines()
+    assert "B301" not in task and "other.py" not in task  # the model cannot see those lines
+    alone = build_messages("security", units, nonce="n0nce1234", known=findings[2:])[2]["content"]
+    assert "Already known" not in alone
 
 
 def test_repository_instructions_come_from_reviewer_toml():
@@ -271,3 +295,12 @@ def test_token_estimate_grows_with_text():
     assert estimate_tokens("") == 0
     small, large = estimate_tokens("x = 1\n"), estimate_tokens("x = 1\n" * 100)
     assert 0 < small < large and large >= 100 * 3
+
+
+def test_plain_json_mode_names_the_answer_fields_in_the_rules_and_a_joint_answer_its_agent():
+    units, _ = build_units(_snapshot())
+    one = with_schema_text(build_messages("security", units, nonce="n0nce1234"))
+    joint = with_schema_text(build_messages(["security", "performance"], units, nonce="n0nce1234"), joint=True)
+    assert one[0]["content"].startswith(SYSTEM_RULES) and '"suggestion"' in one[0]["content"]
+    assert '"agent"' not in one[0]["content"] and joint[0]["content"].endswith('"agent"}]}\n')
+    assert one[1:] == build_messages("security", units, nonce="n0nce1234")[1:]  # only the rules change

@@ -122,7 +122,7 @@ class OpenAICompleter:
         if use_schema:
             kwargs["response_format"] = response_format(joint)
         else:  # plain JSON mode: the prompt itself must name the answer's fields
-            kwargs.update(response_format={"type": "json_object"}, messages=with_schema_text(messages))
+            kwargs.update(response_format={"type": "json_object"}, messages=with_schema_text(messages, joint=joint))
         try:
             response = self.client.chat.completions.create(**kwargs)
         except openai.BadRequestError as exc:
@@ -130,7 +130,7 @@ class OpenAICompleter:
                 raise
             # A server without json_schema support: plain JSON mode from now on, for this model.
             self._schema_refused.add(model)
-            kwargs.update(response_format={"type": "json_object"}, messages=with_schema_text(messages))
+            kwargs.update(response_format={"type": "json_object"}, messages=with_schema_text(messages, joint=joint))
             response = self.client.chat.completions.create(**kwargs)
         choice = response.choices[0] if response.choices else None
         usage = response.usage
