@@ -32,15 +32,18 @@ import openai
 from config.settings import Settings
 from reviewer import incremental
 from reviewer.adapters.llm.client import OpenAICompleter
+from reviewer.adapters.llm.service import LLMReviewService
 from reviewer.adapters.llm.tokens import counter_source, token_counter
 from reviewer.agents.registry import run_agent
+from reviewer.fixes.llm import FIX_AGENT
 from reviewer.llm.agent_pass import LLMPassConfig, MemoryLedger, Rereview, run_llm_pass
 from reviewer.llm.budget import BudgetPolicy
 from reviewer.llm.cache import CachedChunkReviewer, CacheStore, Embed, MemoryCacheStore
 from reviewer.llm.calls import review_chunk
 from reviewer.llm.joint import MemoryJointStore
 from reviewer.llm.pricing import PriceTable
-from reviewer.payloads import AGENT_NAMES
+from reviewer.merge import merge_findings
+from reviewer.payloads import AGENT_NAMES, AgentResult
 from reviewer.ports import PullRequestFile
 from reviewer.snapshot import ChangedFile, FileStatus, PullRequestSnapshot
 
@@ -253,7 +256,7 @@ def naive_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, model: st
 
 def designed_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, prices: PriceTable, policy: BudgetPolicy,
                     cache: CacheStore | None = None, embed: Embed | None = None,
-                    rereview: Rereview | None = None) -> float:
+                    rereview: Rereview | None = None) -> tuple[float, list[AgentResult]]:
     """This design's four LLM passes; behind the similarity cache when a store is given.
 
     Each pass gets its agent's real static result first, as in production (``tasks.agents``):
@@ -269,19 +272,59 @@ def designed_review(client: openai.OpenAI, snapshot: PullRequestSnapshot, prices
     config = LLMPassConfig(models={"security": "gpt-4o", "performance": "gpt-4o-mini",
                                    "quality": "gpt-4o-mini", "architecture": "gpt-4o"}, policy=policy)
     ledger = MemoryLedger()
+    results = []
     for agent in AGENT_NAMES:
         static = run_agent(agent, snapshot)
-        run_llm_pass(agent, snapshot, static,
-                     reviewer=reviewer,
-                     config=config, count=count, prices=prices, ledger=ledger,
-                     nonce=lambda: f"{random.getrandbits(64):016x}", rereview=rereview)
-    return ledger.spent()
+        results.append(run_llm_pass(agent, snapshot, static,
+                                    reviewer=reviewer,
+                                    config=config, count=count, prices=prices, ledger=ledger,
+                                    nonce=lambda: f"{random.getrandbits(64):016x}", rereview=rereview))
+    return ledger.spent(), results
+
+
+class _Quiet:
+    """A structlog-shaped logger that drops everything (the benchmark prints JSON only)."""
+
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+
+
+def llm_fixes(client: openai.OpenAI, snapshot: PullRequestSnapshot, results: list[AgentResult],
+              prices: PriceTable, policy: BudgetPolicy, posted: set[str] = frozenset()) -> set[str]:
+    """The review's fix step as production runs it (``tasks.fixing.with_fixes`` in
+    ``generate_fixes``): deterministic rewrites first, then up to ``llm_fix_max_findings``
+    LLM-written fixes for confident findings without one (none for findings an earlier
+    review already reported, ``posted``), on the merged findings. Returns what this review
+    reports, inline or in its body (``reviewer.render.build_review`` at the default cap)."""
+    from types import SimpleNamespace
+
+    from reviewer.diff import parse_file_patch
+    from reviewer.render import build_review
+    from tasks.fixing import with_fixes
+
+    settings = Settings()
+    service = LLMReviewService(
+        complete=OpenAICompleter(client, limiter=None, breaker=None),
+        config=LLMPassConfig(models={}, policy=policy), prices=prices, count=token_counter(),
+    )
+    fixed, _ = with_fixes(merge_findings(results), snapshot, SimpleNamespace(settings=settings, llm=service),
+                          review_id=0, log=_Quiet(), posted=posted)
+    diffs = {f.path: parse_file_patch(f.path, f.patch, status=str(f.status)) for f in snapshot.files}
+    rendered = build_review([f for f in fixed if f.fingerprint not in posted], diffs, {}, review_id=0,
+                            head_sha=snapshot.head_sha, inline_cap=settings.inline_comment_cap,
+                            llm_used=True, skipped=[], dashboard_url=None)
+    return {f.fingerprint for f in rendered.inline_findings + rendered.body_findings if f.fingerprint}
 
 
 def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
-    from tests.fakes.openai import FakeOpenAI, Reply, finding_on_first_added_line
+    from tests.fakes.openai import (
+        FakeOpenAI,
+        Reply,
+        finding_on_first_added_line,
+        fix_for_marked_lines,
+    )
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prs", type=int, default=20)
@@ -313,18 +356,26 @@ def main(argv: list[str] | None = None) -> int:
             naive_cost = sum(prices.cost("gpt-4o", r.prompt_tokens, r.completion_tokens) for r in fake.completed())
             fake.reset()
             fake.default(Reply(finding_on_first_added_line("bench-issue")))
+            fake.default(Reply(fix_for_marked_lines), agent=FIX_AGENT)
             store = MemoryCacheStore()  # cold for every PR: no hits from the PRs before it
-            cost = designed_review(client, snapshot, prices, policy, store, embed)
+            cost, results = designed_review(client, snapshot, prices, policy, store, embed)
             ours = fake.tokens()
             requests = len(fake.completed())
+            posted = llm_fixes(client, snapshot, results, prices, policy)
+            fixes = fake.tokens() - ours
             fake.reset()
             fake.default(Reply(finding_on_first_added_line("bench-issue")))
+            fake.default(Reply(fix_for_marked_lines), agent=FIX_AGENT)
             pushed, rereview = incremental_run(snapshot, push_one_file(snapshot, bases, random.Random(n)))
-            designed_review(client, pushed, prices, policy, store, embed, rereview)
+            _, again = designed_review(client, pushed, prices, policy, store, embed, rereview)
+            rereviewed = fake.tokens()
+            rereview_requests = len(fake.completed())
+            llm_fixes(client, pushed, again, prices, policy, posted)  # as production: not again
             rows.append({"files": len(snapshot.files), "naive": naive, "ours": ours,
                          "requests": requests, "naive_usd": naive_cost, "ours_usd": cost,
-                         "rereview": fake.tokens(), "rereview_requests": len(fake.completed()),
-                         "rereview_share": round(fake.tokens() / ours, 4) if ours else 0.0})
+                         "rereview": rereviewed, "rereview_requests": rereview_requests,
+                         "rereview_share": round(rereviewed / ours, 4) if ours else 0.0,
+                         "fixes": fixes, "rereview_fixes": fake.tokens() - rereviewed})
     naive_mean = statistics.mean(r["naive"] for r in rows)
     ours_mean = statistics.mean(r["ours"] for r in rows)
     summary = {
@@ -343,6 +394,13 @@ def main(argv: list[str] | None = None) -> int:
         "rereview_share_mean": round(statistics.mean(r["rereview"] / r["ours"] for r in rows if r["ours"]), 4),
         "rereview_share_max": round(max(r["rereview"] / r["ours"] for r in rows if r["ours"]), 4),
         "rereview_prs_over_10pct": sum(r["rereview"] > 0.10 * r["ours"] for r in rows),
+        # the fix step (LLM-written fixes for confident findings without a deterministic one),
+        # reported apart: the naive design has no such step
+        "fixes_tokens_per_pr": round(statistics.mean(r["fixes"] for r in rows)),
+        "rereview_fixes_tokens_per_pr": round(statistics.mean(r["rereview_fixes"] for r in rows)),
+        "reduction_with_fixes": round(1 - statistics.mean(r["ours"] + r["fixes"] for r in rows) / naive_mean, 4),
+        "rereview_share_with_fixes_max": round(max((r["rereview"] + r["rereview_fixes"]) / (r["ours"] + r["fixes"])
+                                                   for r in rows if r["ours"]), 4),
         "embeddings": args.embeddings,
         "token_counts": counter_source(token_counter()),
     }

@@ -55,7 +55,7 @@ def build_summary(
 
     For an incremental run (``since_sha``), it says so, and lists the earlier findings the
     push fixed (``resolved``); ``already_posted`` counts findings not repeated because an
-    earlier review already commented on them; ``held_back`` those the learning loop did not
+    earlier review already reported them (inline or in its body); ``held_back`` those the learning loop did not
     post because developers here rejected them (``learning_url`` shows what was learned).
     """
     count = len(findings)

@@ -138,9 +138,13 @@ class LLMFixer:
 
 
 def with_fixes(
-    findings: list[Finding], snapshot: PullRequestSnapshot | None, services, *, review_id: int, log
+    findings: list[Finding], snapshot: PullRequestSnapshot | None, services, *, review_id: int, log,
+    posted: set[str] = frozenset(),
 ) -> tuple[list[Finding], AgentResult | None]:
     """The findings with validated suggestions, and the LLM fixes' step (None if unused).
+
+    ``posted``: fingerprints earlier reviews of the PR posted inline; the LLM is not asked to
+    fix those again (they are not re-posted). Deterministic fixes cost nothing and still apply.
 
     On any trouble, the findings come back without suggestions: an unvalidated suggestion
     is never offered.
@@ -162,7 +166,7 @@ def with_fixes(
         texts = {f.path: f.head_content for f in snapshot.files}
         fixed = generate_fixes(
             findings, texts, diffs, threshold=settings.fix_confidence_threshold,
-            ask_llm=fixer, llm_limit=settings.llm_fix_max_findings,
+            ask_llm=fixer, llm_limit=settings.llm_fix_max_findings, posted=posted,
         )
     except Exception:
         log.exception("fixes.failed")

@@ -111,7 +111,7 @@ def publish_summary_and_check(task: ReviewerTask, review_id: int, log) -> None:
             return
         results = repo.load_agent_results(s, review_id)
         all_findings = repo.load_findings(s, review_id)
-        posted = repo.posted_fingerprints(s, review.repo, review.pr_number, excluding_review=review_id)
+        posted = repo.reported_fingerprints(s, review.repo, review.pr_number, excluding_review=review_id)
         findings = incremental.fresh(all_findings, posted)  # as the review rendered them
         scope = IncrementalScope.model_validate(review.incremental) if review.incremental else None
         snapshot = repo.load_snapshot(s, review_id)

@@ -239,7 +239,10 @@ def generate_fixes(self: ReviewerTask, results: list, *, review_id: int) -> dict
         if len(kept) != len(findings):
             log.info("findings.suppressed", by_config_or_ignore=len(findings) - len(kept))
         kept = apply_learning(self.services, s, review, snapshot, kept, config, log)
-    findings, fixes_step = with_fixes(kept, snapshot, self.services, review_id=review_id, log=log)
+        # reported by an earlier review: not posted again, so not worth an LLM fix again
+        posted = (repo.reported_fingerprints(s, review.repo, review.pr_number, excluding_review=review_id)
+                  if review is not None else set())
+    findings, fixes_step = with_fixes(kept, snapshot, self.services, review_id=review_id, log=log, posted=posted)
     with self.services.db.session() as s:
         repo.save_findings(s, review_id, findings)
         for result in complete.values():
@@ -297,9 +300,10 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
         if review.source != "github":
             repo.set_review_status(s, review_id, ReviewStatus.COMPLETED)
             return {"review_id": review_id, "status": "completed"}
-        # One poster per PR at a time; a finding already posted inline is never posted again.
+        # One poster per PR at a time; a finding an earlier review reported (inline or in its
+        # body) is never posted again.
         repo.lock_pull_request(s, review.repo, review.pr_number)
-        posted = repo.posted_fingerprints(s, review.repo, review.pr_number, excluding_review=review_id)
+        posted = repo.reported_fingerprints(s, review.repo, review.pr_number, excluding_review=review_id)
         findings = incremental.fresh(findings, posted)
 
         files = {
@@ -345,6 +349,12 @@ def post_review(self: ReviewerTask, _merged: dict | None = None, *, review_id: i
                 s, review_id=review_id, repo=review.repo, pr_number=review.pr_number,
                 kind="inline", fingerprint=finding_fp, path=comment.path, line=comment.line,
             )
+        for finding in rendered.body_findings:  # listed in the body: reported, not posted again
+            if finding.fingerprint:
+                repo.record_posted(
+                    s, review_id=review_id, repo=review.repo, pr_number=review.pr_number,
+                    kind="body", fingerprint=finding.fingerprint, path=finding.path, line=finding.line,
+                )
         review.github_review_id = github_id
         repo.set_review_status(s, review_id, ReviewStatus.POSTED)
         observe_review_posted(review.created_at, results.values())

@@ -11,7 +11,7 @@ below the threshold is dropped and the finding stays plain advice. Pure: no netw
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import islice
 
 from reviewer.diff import FileDiff, validate_anchor
@@ -88,13 +88,17 @@ def generate_fixes(
     linter: Linter | None = None,
     ask_llm: AskFix | None = None,
     llm_limit: int = 0,
+    posted: Collection[str] = frozenset(),
 ) -> list[Finding]:
     """``findings`` with validated suggestions, in the same order.
 
     ``head_texts`` maps a path to the head file's text (None when unknown); ``diffs`` maps
     it to its parsed patch. A kept fix may widen the finding's lines to the fix's lines
     (a suggestion replaces exactly the lines it is anchored on). ``ask_llm`` is asked about
-    at most ``llm_limit`` confident findings that have no fix of their own, worst first.
+    at most ``llm_limit`` confident findings that have no fix of their own, worst first,
+    and never about one whose fingerprint is in ``posted`` (already posted inline on the PR by
+    an earlier review: it is not posted again, so a suggestion for it would never be seen and
+    the model would be paid twice for the same finding).
     """
     out = list(findings)
     candidates: list[Candidate] = []
@@ -127,6 +131,7 @@ def generate_fixes(
             i
             for i in sorted(unfixed, key=lambda i: (findings[i].sort_key(), i))
             if _commentable(Fix(findings[i].line, findings[i].last_line, ""), diffs.get(findings[i].path))
+            and not (findings[i].fingerprint and findings[i].fingerprint in posted)
         )
         for index in islice(askable, llm_limit):
             source = sources[findings[index].path]

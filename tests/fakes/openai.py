@@ -114,6 +114,28 @@ def finding_on_first_added_line(rule: str = "llm-issue", severity: str = "medium
     return answer
 
 
+_ASKED = re.compile(r"^\*(\d+)\|(.*)$", re.MULTILINE)
+
+
+def fix_for_marked_lines(body: dict) -> dict:
+    """An answer function for fix requests (``reviewer.fixes.llm``): one finding on the lines
+    marked ``*`` whose suggestion is those lines rewritten (a comment added to the first), as
+    long as a real fix of them would be."""
+    text = "\n".join(m.get("content") or "" for m in body.get("messages", []))
+    path = _FILE.search(text)
+    marked = _ASKED.findall(text)
+    if path is None or not marked:
+        return {"findings": []}
+    lines = [code for _, code in marked]
+    lines[0] += "  # fixed: parameters passed separately"
+    return {"findings": [{
+        "path": path.group(1), "line": int(marked[0][0]), "end_line": int(marked[-1][0]),
+        "severity": "high", "rule": "fix", "cwe": None,
+        "message": "Pass the value as a parameter instead of formatting it into the text.",
+        "confidence": 0.8, "suggestion": "\n".join(lines),
+    }]}
+
+
 class FakeOpenAI:
     def __init__(self, *, api_key: str = "sk-test-fake", latency_s: float = 0.0) -> None:
         self.api_key = api_key

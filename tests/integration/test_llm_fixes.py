@@ -152,3 +152,28 @@ def test_no_llm_fix_is_asked_past_the_dollar_cap(service_env, fake_github):
         with db.session() as s:
             fixes = repo.load_agent_results(s, review_id)["fixes"]
         assert fixes.tokens == 0 and "cost cap" in fixes.error and fixes.mode == "static (llm cost cap)"
+
+
+def test_a_later_review_does_not_pay_again_for_fixes_of_findings_already_posted(service_env, fake_github):
+    with FakeOpenAI() as llm:
+        llm.default(Reply(_fix_answer), agent="fixes")
+        app, db, _, _ = _run(service_env, fake_github, llm)
+        assert len([r for r in llm.requests if r.agent == "fixes"]) == 4
+        # a push to the same file below the findings: they stay where they are
+        pr = fake_github.push(REPO, NUMBER, {PATH: HEAD + "\n\ndef status():\n    return 0\n"})
+        with db.session() as s:
+            review, _ = repo.get_or_create_review(
+                s, source="github", repo=REPO, pr_number=NUMBER, head_sha=pr.head_sha,
+                base_sha=pr.base_sha, installation_id=None, trigger="pull_request.synchronize",
+            )
+            second_id = review.id
+        asked = len(llm.requests)
+        app.tasks["reviewer.prepare"](second_id)
+        results = [app.tasks["reviewer.run_agent"]({"review_id": second_id}, agent=name, review_id=second_id)
+                   for name in AGENT_NAMES]
+        app.tasks["reviewer.generate_fixes"](results, review_id=second_id)
+        # the same three findings: posted by the first review, not posted again, no fix asked
+        assert [r for r in llm.requests[asked:] if r.agent == "fixes"] == []
+        with db.session() as s:
+            assert len(repo.load_findings(s, second_id)) == 3
+            assert "fixes" not in repo.load_agent_results(s, second_id)

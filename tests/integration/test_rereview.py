@@ -103,6 +103,36 @@ def test_a_push_posts_only_new_findings_and_lists_the_fixed_one_as_resolved(revi
     assert len(fake_github.reviews(REPO, NUMBER)) == 2
 
 
+def test_findings_listed_in_an_earlier_review_body_are_not_posted_inline_later(service_env, fake_github):
+    """Over the inline cap, findings go to the review's body; a later push must not post them
+    inline then (the developer has seen them once), only what is new."""
+    seen: list[set[str]] = []
+    settings = settings_from_env(dict(service_env, REVIEWER_INLINE_COMMENT_CAP="1"))
+    services = Services(settings, agent_runner=flagging_runner(seen))
+    app = create_celery_app(settings, services=services)
+    db = Database(service_env["REVIEWER_DATABASE_URL"])
+    first_a = module({10: "danger(1)", 20: "danger(2)", 30: "danger(3)"})
+    pr = fake_github.add_pull_request_from_texts(REPO, NUMBER, {"app/a.py": ("", first_a)})
+    first = _deliver(services, app, pr, "opened", "d-20")
+    run_review(app, first)
+    [review1] = fake_github.reviews(REPO, NUMBER)
+    assert len(review1["comments"]) == 1 and review1["body"].count("danger(") == 2  # 1 inline, 2 listed
+
+    pr = fake_github.push(REPO, NUMBER, {"app/a.py": module({10: "danger(1)", 20: "danger(2)", 30: "danger(3)",
+                                                              45: "danger(4)"})})
+    second = _deliver(services, app, pr, "synchronize", "d-21")
+    run_review(app, second)
+    review2 = fake_github.reviews(REPO, NUMBER)[1]
+    [comment] = review2["comments"]
+    assert "danger(4)" in comment["body"]  # new: inline
+    assert all(f"danger({n})" not in review2["body"] for n in (1, 2, 3))  # reported before: not again
+    with db.session() as s:
+        reported = repo.reported_fingerprints(s, REPO, NUMBER)
+        earlier = {f.fingerprint for f in repo.load_findings(s, first)}
+    assert earlier <= reported and len(reported) == 4
+    assert "3 findings already commented on in an earlier review" in _summary(fake_github)
+
+
 def test_pushes_while_a_review_runs_wait_and_the_last_one_replaces_the_waiting_one(reviewer_env, fake_github):
     services, app, db, _seen = reviewer_env
     pr = fake_github.add_pull_request_from_texts(

@@ -316,3 +316,17 @@ def test_only_the_worst_few_unfixed_findings_are_asked():
 
     generate_fixes(findings, {PATH: head}, diffs, ask_llm=ask_llm, llm_limit=2)
     assert asked == [4, 2]
+
+
+def test_findings_an_earlier_review_reported_are_not_asked_again():
+    head = "".join(f"value_{i} = {i}\n" for i in range(1, 11))
+    patch, _, _ = make_patch("", head)
+    diffs = {PATH: parse_file_patch(PATH, patch)}
+    findings = [_finding(n, f"rule-{n}").model_copy(update={"fingerprint": f"fp-{n}"}) for n in (2, 4, 6)]
+    asked: list[int] = []
+
+    def ask_llm(f, source):
+        asked.append(f.line)
+
+    generate_fixes(findings, {PATH: head}, diffs, ask_llm=ask_llm, llm_limit=3, posted={"fp-2", "fp-6"})
+    assert asked == [4]  # the others were posted before: not posted again, so no fix is paid for

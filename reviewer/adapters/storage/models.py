@@ -86,6 +86,7 @@ class DeliveryStatus(StrEnum):
 class PostedKind(StrEnum):
     REVIEW = "review"
     INLINE = "inline"
+    BODY = "body"  # a finding listed in a review's body (over the inline cap), not inline
     SUMMARY = "summary"
     CHECK_RUN = "check_run"
 

@@ -36,6 +36,13 @@ def posted_fingerprints(
     return set(s.scalars(statement))
 
 
+def reported_fingerprints(s: Session, repo: str, pr_number: int, *, excluding_review: int | None = None) -> set[str]:
+    """Findings earlier reviews of the PR reported, inline or in a review's body: a later
+    review does not report them again (and does not pay the LLM for a fix of them again)."""
+    return (posted_fingerprints(s, repo, pr_number, PostedKind.INLINE, excluding_review=excluding_review)
+            | posted_fingerprints(s, repo, pr_number, PostedKind.BODY, excluding_review=excluding_review))
+
+
 def lock_pull_request(s: Session, repo: str, pr_number: int) -> None:
     """Serialise posting per PR until the caller's transaction ends (an advisory lock), so two
     runs of one PR never post the same finding at the same time."""

@@ -43,6 +43,7 @@ from reviewer.adapters.storage.pull_requests import (  # noqa: F401 - re-exporte
     posted_github_id,
     record_posted,
     remember_posted_id,
+    reported_fingerprints,
     set_paused,
 )
 from reviewer.findings import Finding
