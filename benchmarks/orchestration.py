@@ -179,7 +179,7 @@ def _start(worker: WorkerProcess, module: str) -> None:
     """Start the worker process with the timing entrypoint instead of the test one."""
     import subprocess
 
-    log = open(worker.log_path, "ab")
+    log = open(worker.log_path, "ab")  # noqa: SIM115 - the worker writes to it after we return
     worker.proc = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", module, "worker", "-Q", "default,llm",
          "-c", str(worker.concurrency), "--pool", "prefork", "-n", f"bench-{os.getpid()}@%h",

@@ -16,4 +16,5 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
 fi
 export PYTHONDONTWRITEBYTECODE=1
 .venv/bin/lint-imports --config pyproject.toml
+.venv/bin/ruff check --quiet .  # the linters the project asks of the code it reviews, on itself
 exec .venv/bin/python -m pytest "$@"

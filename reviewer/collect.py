@@ -61,7 +61,7 @@ def _config_files(host: CodeHost, info: PullRequestInfo, repo_files: list[str]) 
         data = host.get_file_content(info.repo, path, info.base_sha)
         if data is None or len(data) > MAX_CONFIG_BYTES:
             continue
-        text, problem = decode_source(data)
+        text, _problem = decode_source(data)  # an undecodable file is no configuration
         if text is not None:
             configs[path] = text
     return configs

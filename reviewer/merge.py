@@ -58,9 +58,7 @@ def skip_notes(results: Iterable[AgentResult], extra: Iterable[SkipNote] = ()) -
 # Source code a reader would expect a code review to look at; docs, data and config files
 # are not listed as "not analysed" (that would be noise on every PR that touches a README).
 SOURCE_SUFFIXES = frozenset(
-    ".py .pyi .js .jsx .mjs .cjs .ts .tsx .mts .cts .go .java .kt .kts .scala .rb .php .rs .c .h "
-    ".cc .cpp .hpp .cs .swift .m .mm .sh .bash .lua .pl .ex .exs .erl .hs .clj .dart .r .sql "
-    ".vue .svelte".split()
+    [".py", ".pyi", ".js", ".jsx", ".mjs", ".cjs", ".ts", ".tsx", ".mts", ".cts", ".go", ".java", ".kt", ".kts", ".scala", ".rb", ".php", ".rs", ".c", ".h", ".cc", ".cpp", ".hpp", ".cs", ".swift", ".m", ".mm", ".sh", ".bash", ".lua", ".pl", ".ex", ".exs", ".erl", ".hs", ".clj", ".dart", ".r", ".sql", ".vue", ".svelte"]
 )
 
 

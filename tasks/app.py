@@ -9,8 +9,8 @@ from kombu import Queue
 
 from config.logging import configure_logging
 from config.settings import Settings
-from tasks.metrics import connect_worker_metrics
 from tasks.cache import connect_llm_warmup
+from tasks.metrics import connect_worker_metrics
 from tasks.services import Services
 
 QUEUE_LLM = "llm"

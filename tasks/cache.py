@@ -37,7 +37,10 @@ def connect_llm_warmup(app, settings) -> None:
 
             token_counter()
         if settings.embeddings == "local":
-            from reviewer.adapters.llm.embeddings import EmbeddingsUnavailable, shared_local_embedder
+            from reviewer.adapters.llm.embeddings import (
+                EmbeddingsUnavailable,
+                shared_local_embedder,
+            )
 
             try:
                 shared_local_embedder().load()

@@ -47,7 +47,7 @@ class _LocalWorker(WorkController):
     def run(self) -> None:
         try:
             self.start()
-        except BaseException as exc:  # reported by running_worker
+        except BaseException as exc:  # noqa: BLE001 - anything, even SystemExit, is reported by running_worker
             self.failure = exc
             self.ready.set()
 

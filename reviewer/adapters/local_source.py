@@ -13,11 +13,11 @@ from pathlib import Path
 
 from reviewer.diff import FileDiff, head_text_from_hunks, parse_unified_diff
 from reviewer.snapshot import (
-    ChangedFile,
-    FileStatus,
     MAX_CONFIG_BYTES,
     MAX_CONFIG_FILES,
     MAX_REPO_FILES,
+    ChangedFile,
+    FileStatus,
     PullRequestSnapshot,
     is_config_file,
 )

@@ -25,7 +25,7 @@ def run_cli(*args: str, state_dir: Path, stdin: str | None = None, timeout: floa
     env.update(REVIEWER_STATE_DIR=str(state_dir), PYTHONPATH=str(ROOT))
     return subprocess.run(
         [sys.executable, "-m", "web.cli", *args], cwd=ROOT, env=env, input=stdin,
-        capture_output=True, text=True, timeout=timeout,
+        capture_output=True, text=True, timeout=timeout, check=False,
     )
 
 
@@ -87,7 +87,7 @@ def test_diff_from_stdin_and_bad_usage(state_dir):
     bad_env = subprocess.run(
         [sys.executable, "-m", "web.cli", "review", "--diff", "docs/sample-pr.diff"], cwd=ROOT,
         env={**os.environ, "REVIEWER_INLINE_COMMENT_CAP": "lots", "PYTHONPATH": str(ROOT)},
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=60, check=False,
     )
     assert bad_env.returncode == 2 and "REVIEWER_INLINE_COMMENT_CAP" in bad_env.stderr
 

@@ -26,7 +26,7 @@ def _free_port() -> int:
 def test_flower_requires_basic_auth(service_env, tmp_path):
     port = _free_port()
     env = dict(service_env, FLOWER_BASIC_AUTH="ops:s3cret", FLOWER_ADDRESS="127.0.0.1")
-    log = open(tmp_path / "flower.log", "wb")
+    log = open(tmp_path / "flower.log", "wb")  # noqa: SIM115 - Flower writes to it while it runs
     proc = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "flower", "--port", str(port)], cwd=ROOT, env=env,
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True,

@@ -25,7 +25,7 @@ class WorkerProcess:
         self.proc: subprocess.Popen | None = None
 
     def start(self, *, wait_ready: float = 30.0) -> WorkerProcess:
-        log = open(self.log_path, "ab")
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the worker writes to it while it runs
         self.proc = subprocess.Popen(
             [
                 sys.executable, "-m", "celery", "-A", "tests.support.worker_app", "worker",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
 
 REPO = "octo-org/inventory"
 
@@ -73,10 +72,7 @@ def add_sample_pull_request(fake, number: int = 7, **fields):
     return fake.add_pull_request_from_texts(REPO, number, SAMPLE_CHANGES, **fields)
 
 
-T = TypeVar("T")
-
-
-def wait_for(probe: Callable[[], T], *, timeout: float = 60.0, interval: float = 0.1, what: str = "") -> T:
+def wait_for[T](probe: Callable[[], T], *, timeout: float = 60.0, interval: float = 0.1, what: str = "") -> T:
     """Poll ``probe`` until it returns something truthy; fail with ``what`` on timeout."""
     deadline = time.monotonic() + timeout
     while True:

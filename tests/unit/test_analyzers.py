@@ -8,12 +8,12 @@ import pytest
 
 from reviewer.analyzers.bandit_scan import BanditAnalyzer, calibrate
 from reviewer.analyzers.base import SourceFile
-from reviewer.diff import DiffError, parse_file_patch
 from reviewer.analyzers.import_rules import ImportRulesAnalyzer
 from reviewer.analyzers.intake import intake, parse_module
 from reviewer.analyzers.radon_complexity import RadonAnalyzer
 from reviewer.analyzers.registry import ANALYZERS
 from reviewer.analyzers.ruff_check import suggestion_from_fix
+from reviewer.diff import DiffError, parse_file_patch
 from reviewer.findings import Severity
 from reviewer.payloads import SkipNote
 from reviewer.snapshot import ChangedFile, FileStatus

@@ -145,8 +145,8 @@ def test_agent_uses_snapshot_context():
 
 # --- import cycles and .reviewer.toml -----------------------------------------------------------
 
-from reviewer.analyzers.arch_cycles import ImportCycleAnalyzer  # noqa: E402
-from reviewer.analyzers.arch_reviewer_config import read_architecture_config  # noqa: E402
+from reviewer.analyzers.arch_cycles import ImportCycleAnalyzer
+from reviewer.analyzers.arch_reviewer_config import read_architecture_config
 
 
 def changed(path: str, text: str, new_lines: set[int] | None = None) -> SourceFile:

@@ -184,9 +184,9 @@ def test_quality_agent_reads_the_snapshot_config():
 
 # --- correctness rules (qual_correctness) -----------------------------------------------------
 
-from reviewer.analyzers.qual_correctness import QualityCorrectnessAnalyzer  # noqa: E402
-from reviewer.analyzers.qual_frameworks import FrameworkAnalyzer  # noqa: E402
-from reviewer.analyzers.qual_untested import (  # noqa: E402
+from reviewer.analyzers.qual_correctness import QualityCorrectnessAnalyzer
+from reviewer.analyzers.qual_frameworks import FrameworkAnalyzer
+from reviewer.analyzers.qual_untested import (
     is_test_path,
     untested_change_analyzer,
 )

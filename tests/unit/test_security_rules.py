@@ -486,8 +486,8 @@ def test_engine_still_reports_bandit_patterns_it_has_no_proof_about():
 
 # --- web-framework settings (sec_web) -----------------------------------------------------------
 
-from reviewer.analyzers.sec_audit import LanguageAuditAnalyzer  # noqa: E402
-from reviewer.analyzers.sec_web import WebConfigAnalyzer  # noqa: E402
+from reviewer.analyzers.sec_audit import LanguageAuditAnalyzer
+from reviewer.analyzers.sec_web import WebConfigAnalyzer
 
 
 def web(text: str, path: str = "app/views.py") -> list[tuple[int, str, str]]:
