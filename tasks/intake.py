@@ -161,8 +161,21 @@ def accept_feedback(
 
 def send_feedback(services: Services, app: Celery, *, delivery_id: str, message: dict, log=log) -> IntakeResult:
     """Enqueue a stored feedback message; BrokerUnavailable if refused (the sweeper re-sends)."""
+    result = _enqueue(services, app, "reviewer.record_feedback", message, delivery_id=delivery_id,
+                      what=f"feedback {message.get('source')}", log=log)
+    log.info("feedback.enqueued", source=message.get("source"))
+    return result
+
+
+def _enqueue(services: Services, app: Celery, task: str, message: dict, *, delivery_id: str, what: str,
+             log) -> IntakeResult:
+    """Send one message a delivery keeps (a command, a feedback signal) and mark the delivery
+    enqueued; BrokerUnavailable if refused: the delivery stays ``received`` with its message,
+    and the sweeper sends it later."""
     try:
-        app.signature("reviewer.record_feedback", args=(message,)).apply_async(
+        # Nobody waits on its result: not storing it keeps the result backend out of the send.
+        app.signature(task, args=(message,)).apply_async(
+            ignore_result=True,
             retry=True,
             retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
         )
@@ -172,9 +185,8 @@ def send_feedback(services: Services, app: Celery, *, delivery_id: str, message:
             repo.note_delivery_attempt(s, delivery_id, reason=f"broker unavailable: {type(exc).__name__}")
         raise BrokerUnavailable(str(exc)) from exc
     with services.db.session() as s:
-        repo.mark_delivery(s, delivery_id, DeliveryStatus.ENQUEUED, reason=f"feedback {message.get('source')}")
-    log.info("feedback.enqueued", source=message.get("source"))
-    return IntakeResult(Outcome.ENQUEUED, None, f"feedback {message.get('source')}")
+        repo.mark_delivery(s, delivery_id, DeliveryStatus.ENQUEUED, reason=what)
+    return IntakeResult(Outcome.ENQUEUED, None, what)
 
 
 def send_applied_check(app: Celery, decision: Decision, delivery_id: str, log=log) -> None:
@@ -189,7 +201,7 @@ def send_applied_check(app: Celery, decision: Decision, delivery_id: str, log=lo
     )
     try:
         app.signature("reviewer.check_applied", args=(push.model_dump(mode="json"),)).apply_async(
-            retry=False
+            ignore_result=True, retry=False
         )
     except BROKER_ERRORS as exc:
         log.warning("applied.not_enqueued", error=type(exc).__name__)
@@ -209,22 +221,10 @@ def send_command(
 ) -> IntakeResult:
     """Enqueue a command; BrokerUnavailable if refused (the delivery keeps the command and
     stays ``received``: the sweeper sends it later)."""
-    try:
-        # Nobody waits on its result: not storing it keeps the result backend out of the send.
-        app.signature("reviewer.handle_command", args=(command.model_dump(mode="json"),)).apply_async(
-            ignore_result=True,
-            retry=True,
-            retry_policy={"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2},
-        )
-    except BROKER_ERRORS as exc:
-        log.error("broker.unavailable", error=type(exc).__name__)
-        with services.db.session() as s:
-            repo.note_delivery_attempt(s, delivery_id, reason=f"broker unavailable: {type(exc).__name__}")
-        raise BrokerUnavailable(str(exc)) from exc
-    with services.db.session() as s:
-        repo.mark_delivery(s, delivery_id, DeliveryStatus.ENQUEUED, reason=f"command {command.kind}")
+    result = _enqueue(services, app, "reviewer.handle_command", command.model_dump(mode="json"),
+                      delivery_id=delivery_id, what=f"command {command.kind}", log=log)
     log.info("command.enqueued", command=str(command.kind))
-    return IntakeResult(Outcome.ENQUEUED, None, f"command {command.kind}")
+    return result
 
 
 def send(services: Services, app: Celery, *, delivery_id: str | None, review_id: int, log=log) -> IntakeResult:

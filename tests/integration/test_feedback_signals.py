@@ -311,7 +311,9 @@ def test_a_feedback_delivery_the_broker_refused_is_sent_by_the_sweeper(loop, fak
                       bot_login=BOT)
     settings = loop.services.settings.model_copy(update={"delivery_retry_after_s": 1})
     services = Services(settings)
-    down = create_celery_app(settings, services=services, broker_url="redis://127.0.0.1:1/0")
+    # Redis down: the broker and the result backend (the same Redis in production)
+    down = create_celery_app(settings, services=services, broker_url="redis://127.0.0.1:1/0",
+                             result_backend="redis://127.0.0.1:1/0")
     with pytest.raises(BrokerUnavailable):
         accept_delivery(services, down, delivery_id="refused-1", event="pull_request_review_comment",
                         decision=decision)
