@@ -22,6 +22,7 @@ from reviewer.webhook_events import (
     ReviewCommentEvent,
     ReviewThread,
     ReviewThreadEvent,
+    comment_fields,
     is_own_event,
     parse_event,
 )
@@ -77,16 +78,7 @@ def decide_review_reply(payload: Any, *, bot_login: str | None, classify: bool) 
     it answers the bot is only known from the parent comment, which the task fetches."""
     comment_event = parse_event(ReviewCommentEvent, "pull_request_review_comment", payload)
     comment, pr = comment_event.comment, comment_event.pull_request
-    common: dict[str, Any] = {
-        "event": "pull_request_review_comment",
-        "action": comment_event.action,
-        "repo": comment_event.repository.full_name,
-        "number": pr.number,
-        "head_sha": pr.head.sha,
-        "installation_id": comment_event.installation.id if comment_event.installation else None,
-        "comment_id": comment.id,
-        "author": comment.user.login,
-    }
+    common = comment_fields("pull_request_review_comment", comment_event, pr.number, head_sha=pr.head.sha)
 
     def ignore(reason: str) -> Decision:
         return Decision(kind=DecisionKind.IGNORE, reason=reason, **common)

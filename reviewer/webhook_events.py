@@ -169,6 +169,22 @@ class Decision(_Model):
     feedback: ThreadSignal | ReplySignal | None = None
 
 
+def comment_fields(
+    event: str, comment_event: IssueCommentEvent | ReviewCommentEvent, number: int, **extra: Any
+) -> dict[str, Any]:
+    """The :class:`Decision` fields every decision on a new comment carries, whatever it decides."""
+    return {
+        "event": event,
+        "action": comment_event.action,
+        "repo": comment_event.repository.full_name,
+        "number": number,
+        "installation_id": comment_event.installation.id if comment_event.installation else None,
+        "comment_id": comment_event.comment.id,
+        "author": comment_event.comment.user.login,
+        **extra,
+    }
+
+
 def is_own_event(sender: Account, bot_login: str | None) -> bool:
     """Whether ``sender`` is the bot itself.
 

@@ -23,6 +23,7 @@ from reviewer.webhook_events import (  # noqa: F401 - re-exported
     IssueCommentEvent,
     PayloadError,
     PullRequestEvent,
+    comment_fields,
     is_own_event,
     parse_event,
     parse_pull_request_event,
@@ -116,15 +117,7 @@ def decide_comment(payload: Any, *, bot_login: str | None) -> Decision:
     COMMAND; everything else (issues, edits, other people, plain comments) is ignored."""
     comment_event = parse_event(IssueCommentEvent, "issue_comment", payload)
     comment = comment_event.comment
-    common: dict[str, Any] = {
-        "event": "issue_comment",
-        "action": comment_event.action,
-        "repo": comment_event.repository.full_name,
-        "number": comment_event.issue.number,
-        "installation_id": comment_event.installation.id if comment_event.installation else None,
-        "comment_id": comment.id,
-        "author": comment.user.login,
-    }
+    common = comment_fields("issue_comment", comment_event, comment_event.issue.number)
 
     def ignore(reason: str) -> Decision:
         return Decision(kind=DecisionKind.IGNORE, reason=reason, **common)

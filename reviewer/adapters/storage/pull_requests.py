@@ -105,6 +105,10 @@ def posted_github_id(
     )
 
 
+# What identifies a posted thing: at most one record per PR, kind and fingerprint.
+_POSTED_KEY = [PostedComment.repo, PostedComment.pr_number, PostedComment.kind, PostedComment.fingerprint]
+
+
 def remember_posted_id(
     s: Session,
     *,
@@ -127,12 +131,7 @@ def remember_posted_id(
     )
     s.execute(
         statement.on_conflict_do_update(
-            index_elements=[
-                PostedComment.repo,
-                PostedComment.pr_number,
-                PostedComment.kind,
-                PostedComment.fingerprint,
-            ],
+            index_elements=_POSTED_KEY,
             set_={"github_id": statement.excluded.github_id, "review_id": statement.excluded.review_id},
         )
     )
@@ -163,12 +162,5 @@ def record_posted(
             path=path,
             line=line,
         )
-        .on_conflict_do_nothing(
-            index_elements=[
-                PostedComment.repo,
-                PostedComment.pr_number,
-                PostedComment.kind,
-                PostedComment.fingerprint,
-            ]
-        )
+        .on_conflict_do_nothing(index_elements=_POSTED_KEY)
     )
