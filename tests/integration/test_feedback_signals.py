@@ -130,6 +130,10 @@ def test_resolving_threads_dismisses_or_accepts_by_whether_the_code_changed(loop
     )
     fake_github.push(REPO, loop.pr.number, {"app/reports.py": fixed})
     changed = loop.comments["command-injection"]
+    # as on GitHub: the rewritten line's comment is outdated, the unchanged one moved with its line
+    now = {c["id"]: c for c in fake_github.review_comments(REPO, loop.pr.number)}
+    assert now[changed["id"]]["line"] is None and now[changed["id"]]["original_line"] == changed["line"]
+    assert now[unchanged["id"]]["line"] == unchanged["line"] + 1
     loop.receive(
         "pull_request_review_thread",
         review_thread_event(fake_github, REPO, loop.pr.number, changed["id"], sender="maintainer"),
@@ -150,6 +154,8 @@ def test_resolving_threads_dismisses_or_accepts_by_whether_the_code_changed(loop
         fake_github, REPO, loop.pr.number, unchanged["id"], sender="maintainer"), "thread-4")
     wait_for(lambda: loop.rows()[0].retracted_at is None, timeout=60, what="the reinstatement")
     assert len(loop.rows()) == 2
+    # resolved after the push that moved its line without changing it: still dismissed
+    assert (loop.rows()[0].verdict, loop.rows()[0].signal) == (Verdict.DISMISSED, Signal.THREAD_RESOLVED_UNCHANGED)
 
 
 def test_a_thumbs_down_found_by_the_poller_is_rejected_and_unchanged_polls_cost_only_304s(loop, fake_github):

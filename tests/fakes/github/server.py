@@ -7,6 +7,7 @@ import secrets
 import subprocess
 import threading
 import time
+from difflib import SequenceMatcher
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
@@ -175,6 +176,10 @@ class FakeGitHub(GitHubShapes):
                 if text is not None:
                     fake_repo.contents[(new, path)] = text.encode()
                     fake_repo.contents[(pr.head_ref, path)] = text.encode()
+            for comment in fake_repo.review_comments.get(number, []):
+                if comment["path"] in changes and comment["line"] is not None:
+                    before = (fake_repo.contents.get((old, comment["path"])) or b"").decode(errors="replace")
+                    _follow_push(comment, before, changes[comment["path"]], new)
             pr.head_sha = new
             pr.files = [f for f in self.compare_files(fake_repo, pr.base_sha, new)]
         return pr
@@ -358,9 +363,9 @@ class FakeGitHub(GitHubShapes):
         with self._lock:
             comment = {
                 "id": self.next_id(), "review_id": review_id or self.next_id(), "path": path,
-                "line": line, "original_line": line, "start_line": start_line,
+                "line": line, "original_line": line, "start_line": start_line, "original_start_line": start_line,
                 "start_side": side if start_line else None, "side": side, "body": body,
-                "user": user, "user_type": user_type, "commit_id": commit_id,
+                "user": user, "user_type": user_type, "commit_id": commit_id, "original_commit_id": commit_id,
                 "in_reply_to_id": in_reply_to_id, "created_at": now_iso(),
                 "author_association": author_association, "_reactions": [],
             }
@@ -444,3 +449,26 @@ class FakeGitHub(GitHubShapes):
                 for r in self.requests
                 if pattern.search(r.path) and (method is None or r.method == method)
             ]
+
+
+def _follow_push(comment: dict[str, Any], before: str, after: str | None, head_sha: str) -> None:
+    """What GitHub does to an inline comment when a push changes its file: a comment whose
+    lines are unchanged moves with them (``line`` follows, ``commit_id`` is the new head); one
+    whose lines changed or went away is outdated (``line`` and ``start_line`` become null,
+    the ``original_*`` fields keep where it was)."""
+    old_lines = before.splitlines()
+    new_lines = (after or "").splitlines()
+    equal = [op for op in SequenceMatcher(a=old_lines, b=new_lines, autojunk=False).get_opcodes() if op[0] == "equal"]
+
+    def moved(line: int) -> int | None:
+        return next((j1 + line - i1 for _, i1, i2, j1, _ in equal if i1 < line <= i2), None)
+
+    first = comment["start_line"] or comment["line"]
+    span = [moved(n) for n in range(first, comment["line"] + 1)] if after is not None else [None]
+    if any(n is None for n in span) or span != list(range(span[0], span[0] + len(span))):
+        comment["line"] = comment["start_line"] = None
+        return
+    comment["line"] = span[-1]
+    comment["start_line"] = span[0] if comment["start_line"] else None
+    comment["commit_id"] = head_sha
+
