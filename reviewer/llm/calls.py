@@ -121,7 +121,7 @@ def review_chunk(request: ChunkRequest, *, complete: Complete, count: TokenCount
         except MalformedAnswer as exc:
             problem = str(exc)
             answer.malformed = f"invalid answer{' after one repair' if attempt else ''}: {problem}"
-            messages = repair_messages(request.messages, completion.text or "", problem)
+            messages = repair_messages(request.messages, completion.text or "", problem, joint=request.joint)
     return answer
 
 

@@ -155,12 +155,16 @@ def system_message() -> dict[str, str]:
     return {"role": "system", "content": SYSTEM_RULES}
 
 
+def compact_schema(joint: bool = False) -> str:
+    """:data:`COMPACT_SCHEMA`; for a joint request, each finding also names its ``agent``."""
+    return COMPACT_SCHEMA.removesuffix("}]}") + ', "agent"}]}' if joint else COMPACT_SCHEMA
+
+
 def with_schema_text(messages: list[dict[str, str]], *, joint: bool = False) -> list[dict[str, str]]:
     """``messages`` for a request sent without a JSON schema (plain JSON mode): the system
     rules gain :data:`ANSWER_RULE`, naming the answer's fields (:data:`COMPACT_SCHEMA`; a
     joint request's findings also name their ``agent``)."""
-    schema = COMPACT_SCHEMA.removesuffix("}]}") + ', "agent"}]}' if joint else COMPACT_SCHEMA
-    answer = ANSWER_RULE.format(schema=schema)
+    answer = ANSWER_RULE.format(schema=compact_schema(joint))
     return [
         {**m, "content": m["content"] + answer}
         if m.get("role") == "system" and m.get("content") == SYSTEM_RULES else m
@@ -217,14 +221,19 @@ def _followup(agent: str) -> str:
     return FOLLOWUP_TASKS.get(agent, FOLLOWUP_TASKS["quality"])
 
 
-def repair_messages(messages: list[dict[str, str]], bad: str, problem: str) -> list[dict[str, str]]:
-    """The one repair attempt: the same conversation, the bad answer, and what was wrong."""
+def repair_messages(
+    messages: list[dict[str, str]], bad: str, problem: str, *, joint: bool = False
+) -> list[dict[str, str]]:
+    """The one repair attempt: the same conversation, the bad answer, what was wrong, and the
+    answer's fields in the compact form. A server that took the JSON schema but did not
+    enforce it (some proxies pass ``response_format`` on to models that ignore it) has shown
+    the model no schema at all; the repair names it, for a few tokens paid only on repairs."""
     return [
         *messages,
         {"role": "assistant", "content": bad[:4000]},
         {
             "role": "user",
             "content": f"That answer is invalid ({problem[:400]}). Reply with only the corrected "
-            "JSON object matching the schema.",
+            f"JSON object, matching:\n{compact_schema(joint)}",
         },
     ]

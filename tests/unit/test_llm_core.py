@@ -23,6 +23,7 @@ from reviewer.llm.calls import ChunkAnswer, Completion, LLMUnavailable, review_c
 from reviewer.llm.mapping import map_findings
 from reviewer.llm.pricing import PriceTable
 from reviewer.llm.prompts import (
+    COMPACT_SCHEMA,
     SYSTEM_RULES,
     BoundaryCollision,
     build_messages,
@@ -242,6 +243,9 @@ def test_malformed_answer_gets_one_repair_then_the_agent_stays_static():
     result = _run("security", _snapshot(), repaired)
     assert result.mode == MODE_LLM and [f.rule for f in result.findings] == ["sql-injection"]
     assert len(repaired.calls) == 2 and repaired.calls[1]["messages"][-1]["role"] == "user"
+    # the repair names the fields: a server that ignored the JSON schema showed the model none
+    repair = repaired.calls[1]["messages"][-1]["content"]
+    assert repair.endswith(COMPACT_SCHEMA) and "not json" in repaired.calls[1]["messages"][-2]["content"]
 
     broken = ScriptedComplete("not json", "{still not json")
     result = _run("security", _snapshot(), broken)
