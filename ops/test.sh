@@ -15,6 +15,6 @@ if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
 export PYTHONDONTWRITEBYTECODE=1
-.venv/bin/lint-imports --config pyproject.toml
+.venv/bin/lint-imports pyproject.toml
 .venv/bin/ruff check --quiet .  # the linters the project asks of the code it reviews, on itself
 exec .venv/bin/python -m pytest "$@"
