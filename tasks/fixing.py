@@ -143,8 +143,9 @@ def with_fixes(
 ) -> tuple[list[Finding], AgentResult | None]:
     """The findings with validated suggestions, and the LLM fixes' step (None if unused).
 
-    ``posted``: fingerprints earlier reviews of the PR posted inline; the LLM is not asked to
-    fix those again (they are not re-posted). Deterministic fixes cost nothing and still apply.
+    ``posted``: fingerprints earlier reviews of the PR reported (inline or in a body); the LLM
+    is not asked to fix those again (they are not posted again). Deterministic fixes cost
+    nothing and still apply.
 
     On any trouble, the findings come back without suggestions: an unvalidated suggestion
     is never offered.

@@ -96,9 +96,9 @@ def generate_fixes(
     it to its parsed patch. A kept fix may widen the finding's lines to the fix's lines
     (a suggestion replaces exactly the lines it is anchored on). ``ask_llm`` is asked about
     at most ``llm_limit`` confident findings that have no fix of their own, worst first,
-    and never about one whose fingerprint is in ``posted`` (already posted inline on the PR by
-    an earlier review: it is not posted again, so a suggestion for it would never be seen and
-    the model would be paid twice for the same finding).
+    and never about one whose fingerprint is in ``posted`` (reported by an earlier review of
+    the PR, inline or in its body: it is not posted again, so a suggestion for it would never
+    be seen and the model would be paid twice for the same finding).
     """
     out = list(findings)
     candidates: list[Candidate] = []

@@ -21,7 +21,7 @@ from reviewer.llm.prompts import BoundaryCollision, system_message
 from reviewer.llm.schema import LLMFinding
 
 #: Bump when the wording changes (recorded with the call, like the agents' prompt version).
-FIX_PROMPT_VERSION = "2025-06-fix-r1"
+FIX_PROMPT_VERSION = "2026-11-fix-r2"
 #: The fake OpenAI server and the logs tell fix requests apart by this line.
 FIX_AGENT = "fixes"
 #: Lines of context shown above and below the finding's lines.
