@@ -85,10 +85,17 @@ def _run(service_env, fake_github, llm: FakeOpenAI, **overrides: str):
     services = Services(settings, agent_runner=_runner)
     app = create_celery_app(settings, services=services)
     db = Database(service_env["REVIEWER_DATABASE_URL"])
+    review_id, merged = _review(app, db, pr, "pull_request.opened")
+    app.tasks["reviewer.post_review"](merged, review_id=review_id)
+    return app, db, review_id, merged
+
+
+def _review(app, db, pr, trigger: str) -> tuple[int, dict]:
+    """A review of the PR's head through the canvas' tasks, up to its merged findings."""
     with db.session() as s:
         review, _ = repo.get_or_create_review(
             s, source="github", repo=REPO, pr_number=NUMBER, head_sha=pr.head_sha,
-            base_sha=pr.base_sha, installation_id=None, trigger="pull_request.opened",
+            base_sha=pr.base_sha, installation_id=None, trigger=trigger,
         )
         review_id = review.id
     app.tasks["reviewer.prepare"](review_id)
@@ -96,9 +103,7 @@ def _run(service_env, fake_github, llm: FakeOpenAI, **overrides: str):
         app.tasks["reviewer.run_agent"]({"review_id": review_id}, agent=name, review_id=review_id)
         for name in AGENT_NAMES
     ]
-    merged = app.tasks["reviewer.generate_fixes"](results, review_id=review_id)
-    app.tasks["reviewer.post_review"](merged, review_id=review_id)
-    return app, db, review_id, merged
+    return review_id, app.tasks["reviewer.generate_fixes"](results, review_id=review_id)
 
 
 def test_llm_fixes_are_validated_before_they_are_offered(service_env, fake_github):
@@ -161,17 +166,8 @@ def test_a_later_review_does_not_pay_again_for_fixes_of_findings_already_posted(
         assert len([r for r in llm.requests if r.agent == "fixes"]) == 4
         # a push to the same file below the findings: they stay where they are
         pr = fake_github.push(REPO, NUMBER, {PATH: HEAD + "\n\ndef status():\n    return 0\n"})
-        with db.session() as s:
-            review, _ = repo.get_or_create_review(
-                s, source="github", repo=REPO, pr_number=NUMBER, head_sha=pr.head_sha,
-                base_sha=pr.base_sha, installation_id=None, trigger="pull_request.synchronize",
-            )
-            second_id = review.id
         asked = len(llm.requests)
-        app.tasks["reviewer.prepare"](second_id)
-        results = [app.tasks["reviewer.run_agent"]({"review_id": second_id}, agent=name, review_id=second_id)
-                   for name in AGENT_NAMES]
-        app.tasks["reviewer.generate_fixes"](results, review_id=second_id)
+        second_id, _ = _review(app, db, pr, "pull_request.synchronize")
         # the same three findings: posted by the first review, not posted again, no fix asked
         assert [r for r in llm.requests[asked:] if r.agent == "fixes"] == []
         with db.session() as s:
